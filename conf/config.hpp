@@ -77,7 +77,7 @@ struct Config {
 };
 
 class ConfigError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

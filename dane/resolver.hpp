@@ -1,0 +1,80 @@
+// The validating stub: libunbound driven from the Asio event loop
+// (ub_resolve_async; its ub_fd as an Asio descriptor; ub_process on readiness).
+// Entry points: Resolver::create, start() for raw queries, mx/addresses/tlsa.
+// Failures are values (Lookup with Security::failure or ::bogus); only
+// start-up problems (bad config, no trust anchor) throw ResolverError.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "conf/config.hpp"
+#include "dane/dns.hpp"
+
+struct ub_ctx;
+struct ub_result;
+
+namespace dr::dane {
+
+namespace asio = boost::asio;
+
+class ResolverError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// RR types we ask for (RFC 1035, RFC 3596, RFC 6698).
+enum class RrType : int { a = 1, mx = 15, aaaa = 28, tlsa = 52, dnskey = 48 };
+
+class Resolver {
+  public:
+    // A query in flight; results can be awaited in any order, so callers
+    // start every lookup they need first and then collect them.
+    class Query;
+    template <class T>
+    class Pending {
+      public:
+        asio::awaitable<Lookup<T>> get();
+
+      private:
+        friend class Resolver;
+        std::shared_ptr<Query> query_;
+    };
+
+    // Throws ResolverError when the configuration cannot be applied.
+    Resolver(asio::any_io_executor ex, const conf::DnsConfig& cfg);
+    ~Resolver();
+    Resolver(const Resolver&) = delete;
+    Resolver& operator=(const Resolver&) = delete;
+
+    Pending<MxRecord> mx(const std::string& name);
+    Pending<IpAddress> a(const std::string& name);
+    Pending<IpAddress> aaaa(const std::string& name);
+    Pending<TlsaRecord> tlsa(const std::string& name);
+
+    // SPEC §7: a resolver that cannot validate is an error at start. Asks for
+    // the root DNSKEY RRset and throws ResolverError unless it is secure.
+    asio::awaitable<void> ensure_validating();
+
+    std::size_t in_flight() const { return in_flight_; }
+
+  private:
+    std::shared_ptr<Query> start(const std::string& name, RrType type);
+    void watch();
+    static void on_result(void* arg, int err, ::ub_result* result);
+
+    asio::any_io_executor ex_;
+    ub_ctx* ctx_ = nullptr;
+    struct Watcher;
+    std::unique_ptr<Watcher> watcher_;
+    std::chrono::milliseconds timeout_;
+    std::size_t in_flight_ = 0;
+    bool watching_ = false;
+    std::shared_ptr<void> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace dr::dane

@@ -1,0 +1,52 @@
+// TLS peer authentication for one host as its HostPlan demands, done by
+// OpenSSL's DANE API (SSL_dane_enable, SSL_dane_tlsa_add, SSL_get0_dane_*).
+// Entry points: enable_dane(SSL_CTX*) once, prepare() before the handshake,
+// inspect() after it. inspect() reports a Failure when the peer does not
+// meet the plan ("Server certificate not verified", 4.7.5).
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <optional>
+#include <string>
+
+#include "dane/policy.hpp"
+
+namespace dr::dane {
+
+// Postfix's names for what was established (SPEC §6).
+enum class TlsTrust { anonymous, untrusted, trusted, verified };
+const char* to_string(TlsTrust t);  // "Anonymous", "Untrusted", "Trusted", "Verified"
+
+struct TlsOutcome {
+    TlsTrust trust = TlsTrust::anonymous;
+    std::optional<Failure> failure;     // the plan's requirement was not met
+    std::string protocol;               // "TLSv1.3"
+    std::string summary;                // "TLSv1.3 with cipher … server-digest SHA256"
+    std::optional<TlsaRecord> matched;  // the TLSA record that matched (DANE)
+    int depth = -1;                     // chain depth of the match (0 = leaf)
+    std::string peer_cert_sha256;       // hex, empty without a certificate
+    std::string peer_spki_sha256;
+    std::string verify_error;  // OpenSSL's text when verification failed
+};
+
+// Turns on DANE support for every SSL made from this context (once).
+// Returns false with OpenSSL's error queue set when that fails.
+bool enable_dane(SSL_CTX* ctx);
+
+// Sets SNI, DANE state and reference identifiers on a client SSL before
+// its handshake. Returns an error text when OpenSSL refused the set-up.
+std::optional<std::string> prepare(SSL* ssl, const HostPlan& plan);
+
+// Reads the handshake's result and judges it against the plan.
+TlsOutcome inspect(SSL* ssl, const HostPlan& plan);
+
+// "Verified TLS connection established to host[addr]:port: <summary>"
+std::string tls_established_line(const TlsOutcome& o, const std::string& host,
+                                 const std::string& addr, std::uint16_t port);
+
+// "host[addr]:port: Matched DANE EE certificate at depth 0: 3 1 1 <digest>", or ""
+std::string dane_match_line(const TlsOutcome& o, const std::string& host, const std::string& addr,
+                            std::uint16_t port);
+
+}  // namespace dr::dane
