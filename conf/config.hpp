@@ -1,6 +1,6 @@
-// Typed, immutable configuration (SPEC §8). The TOML loader in config.cpp
-// turns a file into a Config or throws ConfigError carrying
-// "file:line:column: message". Each component receives only its own part.
+// Typed, immutable configuration (SPEC §8). load_config / parse_config (loader.cpp)
+// turn a TOML file into a Config or throw ConfigError, one "file:line:column: message"
+// line per problem. A default-constructed Config is the built-in defaults.
 #pragma once
 
 #include <chrono>
@@ -9,7 +9,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "conf/address.hpp"
+#include "conf/values.hpp"
 
 namespace dr::conf {
 
@@ -17,38 +21,59 @@ namespace dr::conf {
 enum class TlsLevel { dane_only, dane, encrypt, verify, may, none };
 
 struct ServerConfig {
-    std::vector<std::string> listen{"127.0.0.1:10025", "[::1]:10025"};
-    std::vector<std::string> allowed_clients{"127.0.0.0/8", "::1/128"};
-    std::string hostname;  // empty: the machine's host name
+    std::vector<Endpoint> listen = default_listen();
+    std::vector<Cidr> allowed_clients = default_allowed_clients();
+    // Banner and EHLO name. Empty in a default-constructed Config; the loader
+    // fills in default_hostname() when the file does not set it.
+    std::string hostname;
     std::uint64_t max_message_size = 50ull * 1024 * 1024;
-    std::string user = "dane-relay";
+    std::string user = "dane-relay";  // empty: keep the starting user
+    // Limits of SPEC §3, Postfix's defaults (smtpd_recipient_limit, smtpd_timeout,
+    // smtpd_client_connection_count_limit, default_process_limit).
+    unsigned max_recipients = 1000;
+    std::chrono::seconds command_timeout{300};
+    unsigned max_connections = 100;
+    unsigned max_connections_per_client = 50;
+
+    static std::vector<Endpoint> default_listen();
+    static std::vector<Cidr> default_allowed_clients();
+    bool operator==(const ServerConfig&) const = default;
 };
 
 struct SpoolConfig {
     std::string dir = "/var/spool/dane-relay";
+    bool operator==(const SpoolConfig&) const = default;
 };
 
 struct QueueConfig {
     std::chrono::seconds minimal_backoff{5 * 60};
     std::chrono::seconds maximal_backoff{60 * 60};
     std::chrono::seconds maximal_queue_lifetime{5 * 24 * 60 * 60};
+    // SPEC §4 concurrency; Postfix: default_process_limit,
+    // default_destination_concurrency_limit.
+    unsigned concurrency = 100;
+    unsigned destination_concurrency = 20;
+    bool operator==(const QueueConfig&) const = default;
 };
 
 struct DnsConfig {
-    std::string unbound_conf;             // optional unbound.conf (private roots, tests)
-    std::vector<std::string> forwarders;  // forward, still validate locally
-    std::string trust_anchor_file;        // RFC 5011 managed root anchor
+    std::string unbound_conf;          // optional unbound.conf (private roots, tests)
+    std::vector<Endpoint> forwarders;  // forward, still validate locally; port defaults to 53
+    std::string trust_anchor_file;     // RFC 5011 managed root anchor
     std::chrono::milliseconds query_timeout{10'000};
+    bool operator==(const DnsConfig&) const = default;
 };
 
 struct TlsServerConfig {
     std::string cert;
     std::string key;
+    bool operator==(const TlsServerConfig&) const = default;
 };
 
 struct DomainPolicy {
     TlsLevel level = TlsLevel::dane;
-    std::string nexthop;  // "[host]:port" or "host": skips the MX lookup
+    std::optional<Nexthop> nexthop;  // route override; "[host]:port" skips the MX lookup
+    bool operator==(const DomainPolicy&) const = default;
 };
 
 struct PolicyConfig {
@@ -58,12 +83,14 @@ struct PolicyConfig {
 
     // The policy for a recipient domain: the exact entry, else the default.
     DomainPolicy for_domain(const std::string& domain) const;
+    bool operator==(const PolicyConfig&) const = default;
 };
 
 struct LogConfig {
-    std::string target = "syslog";  // syslog | stderr | file:/path
+    LogTarget target;  // syslog | stderr | file:/path
     std::string syslog_name = "dane-relay";
     std::string json;  // optional path for JSON evidence lines
+    bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {
@@ -74,12 +101,28 @@ struct Config {
     TlsServerConfig tls;
     PolicyConfig policy;
     LogConfig log;
+    bool operator==(const Config&) const = default;
 };
 
+// Every problem found, in file order, one "file:line:column: message" per line
+// of what(); problems() has them one by one. Nothing is half-applied: callers
+// keep their old Config (SIGHUP reload) when this is thrown.
 class ConfigError : public std::runtime_error {
   public:
-    using std::runtime_error::runtime_error;
+    explicit ConfigError(std::vector<std::string> problems);
+    const std::vector<std::string>& problems() const { return problems_; }
+
+  private:
+    std::vector<std::string> problems_;
 };
+
+// Reads and parses the file; an unreadable file is a ConfigError "path: reason".
+Config load_config(const std::string& path);
+// Parses TOML text; source_name is the "file" in error messages.
+Config parse_config(std::string_view text, std::string_view source_name);
+
+// gethostname(), or "localhost" when that fails: the default [server] hostname.
+std::string default_hostname();
 
 const char* to_string(TlsLevel level);
 std::optional<TlsLevel> parse_tls_level(std::string_view text);

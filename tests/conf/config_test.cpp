@@ -8,7 +8,7 @@ using dr::conf::TlsLevel;
 TEST(PolicyConfig, ExactDomainEntryWinsOverDefault) {
     PolicyConfig p;
     p.default_level = TlsLevel::may;
-    p.domains["example.org"] = {TlsLevel::dane_only, ""};
+    p.domains["example.org"] = {TlsLevel::dane_only, std::nullopt};
     EXPECT_EQ(p.for_domain("Example.ORG.").level, TlsLevel::dane_only);
     EXPECT_EQ(p.for_domain("sub.example.org").level, TlsLevel::may);
 }
