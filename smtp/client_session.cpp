@@ -1,0 +1,390 @@
+#include "smtp/client_session.hpp"
+
+#include <boost/asio/error.hpp>
+#include <stdexcept>
+
+#include "smtp/dot_stuff.hpp"
+
+namespace dr::smtp {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// RFC 5321 §4.5.3.1.5 allows 512 octets per reply line; real servers send more.
+constexpr std::size_t kMaxReplyLine = 4096;
+// Message data goes out in pieces of this much input, each with the body timeout.
+constexpr std::size_t kBodyChunk = 64 * 1024;
+
+}  // namespace
+
+ClientSession::ClientSession(boost::asio::any_io_executor ex, ClientOptions options)
+    : opt_(std::move(options)), stream_(ex) {
+    if (opt_.tls != TlsMode::none && opt_.tls_context == nullptr)
+        throw std::invalid_argument("ClientSession: a TLS mode needs a TLS context");
+}
+
+std::string ClientSession::peer() const {
+    std::string addr = endpoint_.address().to_string();
+    return (opt_.host_name.empty() ? addr : opt_.host_name) + "[" + addr + "]";
+}
+
+void ClientSession::close() {
+    usable_ = false;
+    stream_.close();
+}
+
+DeliveryStatus ClientSession::io_failure(error_code ec, Step step) {
+    close();
+    if (ec == boost::asio::error::timed_out)
+        return DeliveryStatus::temp("4.4.2", "conversation with " + peer() + " timed out while " +
+                                                 std::string(label(step)));
+    return DeliveryStatus::temp(
+        "4.4.2", "lost connection with " + peer() + " while " + std::string(label(step)));
+}
+
+// Postfix's text for a negative reply: "host h[a] said: 550 5.1.1 ... (in reply to RCPT TO
+// command)".
+DeliveryStatus ClientSession::remote_failure(const Reply& reply,
+                                             std::string_view in_reply_to) const {
+    DeliveryStatus st;
+    st.kind = reply.permanent() ? DeliveryStatus::Kind::permanent : DeliveryStatus::Kind::temporary;
+    st.dsn = reply.status();
+    if (reply.kind() == 2 || reply.kind() == 3) st.dsn = "5.5.0";  // unexpected success code
+    st.remote_reply = reply.text();
+    st.reason = "host " + peer() + " said: " + st.remote_reply + " (in reply to " +
+                std::string(in_reply_to) + " command)";
+    return st;
+}
+
+awaitable<ClientSession::ReplyOr> ClientSession::read_reply(Step step) {
+    ReplyParser parser(ReplyLimits{kMaxReplyLine, 256});
+    std::string line;
+    for (;;) {
+        error_code ec = co_await stream_.read_line(line, opt_.timeouts.get(step), kMaxReplyLine);
+        if (ec == boost::asio::error::message_size) {
+            close();
+            co_return ReplyOr{std::nullopt, DeliveryStatus::temp(
+                                                "4.5.0", "reply line too long from " + peer() +
+                                                             " while " + std::string(label(step)))};
+        }
+        if (ec) co_return ReplyOr{std::nullopt, io_failure(ec, step)};
+        if (auto err = parser.feed(line)) {
+            close();
+            co_return ReplyOr{std::nullopt, DeliveryStatus::temp(
+                                                "4.5.0", "protocol error with " + peer() +
+                                                             " while " + std::string(label(step)) +
+                                                             ": " + std::string(to_string(*err)))};
+        }
+        if (parser.done()) {
+            Reply r = parser.take();
+            // RFC 5321 §3.8: 421 means the server is closing the channel.
+            if (r.code == 421) closing_ = true;
+            co_return ReplyOr{std::move(r), {}};
+        }
+    }
+}
+
+awaitable<std::optional<DeliveryStatus>> ClientSession::send_line(std::string line, Step step) {
+    line += "\r\n";
+    error_code ec = co_await stream_.write(line, opt_.timeouts.get(step));
+    if (ec) co_return io_failure(ec, step);
+    co_return std::nullopt;
+}
+
+awaitable<ClientSession::ReplyOr> ClientSession::command(std::string line, Step step) {
+    auto failed = co_await send_line(std::move(line), step);
+    if (failed) co_return ReplyOr{std::nullopt, *failed};
+    co_return co_await read_reply(step);
+}
+
+awaitable<DeliveryStatus> ClientSession::open(const tcp::endpoint& peer_ep) {
+    auto start = Clock::now();
+    endpoint_ = peer_ep;
+    error_code ec = co_await stream_.connect(peer_ep, opt_.timeouts.get(Step::connect));
+    if (ec) {
+        usable_ = false;
+        std::string what =
+            ec == boost::asio::error::timed_out ? "Connection timed out" : ec.message();
+        co_return DeliveryStatus::temp(
+            "4.4.1", "connect to " + peer() + ":" + std::to_string(peer_ep.port()) + ": " + what);
+    }
+    auto g = co_await read_reply(Step::greeting);
+    if (!g.reply) co_return g.failure;
+    greeting_ = *g.reply;
+    if (greeting_.code != 220) {
+        DeliveryStatus st = remote_failure(greeting_, "initial greeting");
+        st.reason = "host " + peer() + " refused to talk to me: " + greeting_.text();
+        close();
+        co_return st;
+    }
+    DeliveryStatus st = co_await hello();
+    if (st.ok()) st = co_await start_tls();
+    if (!st.ok()) co_return st;
+    setup_time_ = Clock::now() - start;
+    usable_ = true;
+    co_return DeliveryStatus::success("connected to " + peer());
+}
+
+// RFC 5321 §3.2: EHLO first; a server that rejects it permanently gets HELO.
+awaitable<DeliveryStatus> ClientSession::hello() {
+    auto r = co_await command("EHLO " + opt_.helo_name, Step::ehlo);
+    if (!r.reply) co_return r.failure;
+    if (r.reply->code == 250) {
+        caps_ = parse_ehlo(*r.reply);
+        used_helo_ = false;
+        co_return DeliveryStatus::success(r.reply->text());
+    }
+    if (!r.reply->permanent() || stream_.tls()) {
+        close();
+        co_return remote_failure(*r.reply, "EHLO");
+    }
+    r = co_await command("HELO " + opt_.helo_name, Step::helo);
+    if (!r.reply) co_return r.failure;
+    if (r.reply->code != 250) {
+        close();
+        co_return remote_failure(*r.reply, "HELO");
+    }
+    caps_ = Capabilities{};
+    caps_.greeting = r.reply->lines.front();
+    used_helo_ = true;
+    co_return DeliveryStatus::success(r.reply->text());
+}
+
+awaitable<DeliveryStatus> ClientSession::start_tls() {
+    starttls_offered_ = caps_.starttls;
+    if (opt_.tls == TlsMode::none) co_return DeliveryStatus::success("no TLS");
+    bool required = opt_.tls == TlsMode::required;
+    if (!caps_.starttls) {
+        if (!required) co_return DeliveryStatus::success("TLS not offered");
+        // Nothing more goes over this connection: no QUIT, no envelope (RFC 7672 §2.2).
+        close();
+        co_return DeliveryStatus::temp("4.7.4",
+                                       "TLS is required, but was not offered by host " + peer());
+    }
+    auto r = co_await command("STARTTLS", Step::starttls);
+    if (!r.reply) co_return r.failure;
+    if (r.reply->code != 220) {
+        // RFC 3207 §4: the client may go on without TLS, unless policy requires it.
+        if (!required && !closing_) co_return DeliveryStatus::success("STARTTLS refused");
+        close();
+        DeliveryStatus st = remote_failure(*r.reply, "STARTTLS");
+        st.kind = DeliveryStatus::Kind::temporary;
+        st.dsn = "4.7.5";
+        st.reason =
+            "TLS is required, but host " + peer() + " refused to start TLS: " + r.reply->text();
+        co_return st;
+    }
+    // Anything already received was sent before TLS: an injection attempt (DESIGN §3.8).
+    discarded_ = stream_.discard_buffered();
+    error_code ec = co_await stream_.handshake_client(*opt_.tls_context, opt_.hooks.prepare,
+                                                      opt_.timeouts.get(Step::tls_handshake));
+    if (ec) {
+        close();
+        co_return DeliveryStatus::temp("4.7.5", "Cannot start TLS: handshake failure");
+    }
+    if (opt_.hooks.verify) {
+        if (auto refused = opt_.hooks.verify(stream_.native_handle())) {
+            close();
+            co_return *refused;
+        }
+    }
+    co_return co_await hello();  // RFC 3207 §4.2: forget what was learned before TLS
+}
+
+std::optional<DeliveryStatus> ClientSession::precheck(const Envelope& env,
+                                                      std::uint64_t size) const {
+    if (!usable_)
+        return DeliveryStatus::temp("4.4.2", "connection with " + peer() + " is not usable");
+    // RFC 6531 §3.4: without SMTPUTF8 at the server, such a message cannot be sent.
+    if (env.smtputf8 && !caps_.smtputf8)
+        return DeliveryStatus::perm("5.6.7",
+                                    "SMTPUTF8 is required, but was not offered by host " + peer());
+    // RFC 1870 §5: no point in sending what the server announced it will refuse.
+    if (caps_.size && caps_.size_limit > 0 && size > caps_.size_limit)
+        return DeliveryStatus::perm(
+            "5.3.4", "message size " + std::to_string(size) + " exceeds size limit " +
+                         std::to_string(caps_.size_limit) + " of server " + peer());
+    return std::nullopt;
+}
+
+std::string ClientSession::mail_command(const Envelope& env, std::uint64_t size) const {
+    std::string cmd = "MAIL FROM:<" + env.sender + ">";
+    if (caps_.size) cmd += " SIZE=" + std::to_string(size);
+    if (caps_.eightbitmime && env.body == BodyType::eight_bit_mime) cmd += " BODY=8BITMIME";
+    if (caps_.eightbitmime && env.body == BodyType::seven_bit) cmd += " BODY=7BIT";
+    if (env.smtputf8) cmd += " SMTPUTF8";
+    if (caps_.dsn && !env.ret.empty()) cmd += " RET=" + env.ret;
+    if (caps_.dsn && !env.envid.empty()) cmd += " ENVID=" + xtext_encode(env.envid);
+    return cmd;
+}
+
+std::string ClientSession::rcpt_command(const Recipient& rcpt) const {
+    std::string cmd = "RCPT TO:<" + rcpt.address + ">";
+    if (caps_.dsn && !rcpt.notify.empty()) cmd += " NOTIFY=" + rcpt.notify;
+    if (caps_.dsn && !rcpt.orcpt.empty()) {
+        // RFC 3461 §4.2: addr-type ";" xtext
+        auto semi = rcpt.orcpt.find(';');
+        if (semi != std::string::npos)
+            cmd += " ORCPT=" + rcpt.orcpt.substr(0, semi + 1) +
+                   xtext_encode(std::string_view(rcpt.orcpt).substr(semi + 1));
+    }
+    return cmd;
+}
+
+awaitable<DeliveryStatus> ClientSession::transmit_body(std::string_view message) {
+    DotStuffer stuffer;
+    std::string out;
+    do {
+        std::string_view piece = message.substr(0, kBodyChunk);
+        message.remove_prefix(piece.size());
+        out.clear();
+        stuffer.feed(piece, out);
+        if (message.empty()) stuffer.finish(out);
+        error_code ec = co_await stream_.write(out, opt_.timeouts.get(Step::body));
+        if (ec) co_return io_failure(ec, Step::body);
+    } while (!message.empty());
+    auto r = co_await read_reply(Step::end_of_data);
+    if (!r.reply) co_return r.failure;
+    if (r.reply->kind() != 2) co_return remote_failure(*r.reply, "end of DATA");
+    co_return DeliveryStatus::success(r.reply->text(), r.reply->text());
+}
+
+awaitable<TransactionResult> ClientSession::send(const Envelope& env, std::string_view message) {
+    TransactionResult res;
+    std::size_t n = env.recipients.size();
+    std::uint64_t size = crlf_size(message);
+    if (auto refused = precheck(env, size)) {
+        res.status = *refused;
+        res.recipients.assign(n, *refused);
+        co_return res;
+    }
+    auto start = Clock::now();
+    std::vector<std::optional<DeliveryStatus>> rcpt(n);
+    std::optional<DeliveryStatus> failure;  // of the whole transaction
+    bool mail_ok = false;
+    std::size_t accepted = 0;
+    // RFC 2920 §3.1: MAIL, RCPT... and DATA may go in one group; replies come in order.
+    bool pipelined = caps_.pipelining;
+    std::string mail = mail_command(env, size);
+    if (pipelined) {
+        std::string group = mail + "\r\n";
+        for (const auto& r : env.recipients) group += rcpt_command(r) + "\r\n";
+        group += "DATA";
+        failure = co_await send_line(std::move(group), Step::mail);
+    } else {
+        failure = co_await send_line(mail, Step::mail);
+    }
+    if (!failure) {
+        auto r = co_await read_reply(Step::mail);
+        if (!r.reply)
+            failure = r.failure;
+        else if (r.reply->kind() != 2)
+            failure = remote_failure(*r.reply, "MAIL FROM");
+        else
+            mail_ok = true;
+    }
+    // With PIPELINING the RCPT and DATA replies must be read even after a rejected MAIL.
+    for (std::size_t i = 0; i < n && (pipelined ? usable_ || stream_.is_open() : mail_ok); ++i) {
+        if (!pipelined) {
+            failure = co_await send_line(rcpt_command(env.recipients[i]), Step::rcpt);
+            if (failure) break;
+        }
+        auto r = co_await read_reply(Step::rcpt);
+        if (!r.reply) {
+            if (!failure) failure = r.failure;  // keep a MAIL rejection as the cause
+            break;
+        }
+        if (r.reply->kind() != 2)
+            rcpt[i] = remote_failure(*r.reply, "RCPT TO");
+        else
+            ++accepted;
+    }
+    bool data_started = false;
+    if (stream_.is_open() && (pipelined || (mail_ok && accepted > 0))) {
+        ReplyOr r;
+        if (pipelined)
+            r = co_await read_reply(Step::data);
+        else
+            r = co_await command("DATA", Step::data);
+        if (!r.reply) {
+            if (!failure) failure = r.failure;
+        } else if (r.reply->code != 354) {
+            if (mail_ok && accepted > 0 && !failure) failure = remote_failure(*r.reply, "DATA");
+        } else {
+            data_started = true;
+        }
+    }
+    DeliveryStatus end;
+    if (data_started && accepted == 0) {
+        // A server that said 354 without any recipient: end the empty message.
+        co_await send_line(".", Step::end_of_data);
+        if (stream_.is_open()) co_await read_reply(Step::end_of_data);
+    } else if (data_started && !failure) {
+        end = co_await transmit_body(message);
+        if (!end.ok()) failure = end;
+    }
+    res.transmission = Clock::now() - start;
+    // Per recipient: the first failure that concerns it, else the end-of-data reply.
+    std::optional<DeliveryStatus> first_rcpt_failure;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!mail_ok && failure)
+            res.recipients.push_back(*failure);
+        else if (rcpt[i])
+            res.recipients.push_back(*rcpt[i]);
+        else if (failure)
+            res.recipients.push_back(*failure);
+        else
+            res.recipients.push_back(end);
+        if (rcpt[i] && !first_rcpt_failure) first_rcpt_failure = rcpt[i];
+    }
+    if (failure)
+        res.status = *failure;
+    else if (accepted == 0 && first_rcpt_failure)
+        res.status = *first_rcpt_failure;
+    else
+        res.status = end;
+    // A transaction left open must be reset before the connection can be reused.
+    if (mail_ok && !(data_started && end.ok()) && usable_ && !closing_) co_await reset();
+    if (closing_) close();
+    co_return res;
+}
+
+awaitable<DeliveryStatus> ClientSession::reset() {
+    auto r = co_await command("RSET", Step::rset);
+    if (!r.reply) co_return r.failure;
+    if (r.reply->kind() != 2) {
+        close();
+        co_return remote_failure(*r.reply, "RSET");
+    }
+    co_return DeliveryStatus::success(r.reply->text());
+}
+
+awaitable<void> ClientSession::quit() {
+    if (stream_.is_open()) {
+        auto failed = co_await send_line("QUIT", Step::quit);
+        if (!failed) co_await read_reply(Step::quit);
+    }
+    close();
+}
+
+awaitable<ProbeResult> probe(boost::asio::any_io_executor ex, tcp::endpoint peer,
+                             ClientOptions options) {
+    ClientSession session(ex, std::move(options));
+    ProbeResult out;
+    out.status = co_await session.open(peer);
+    out.greeting = session.greeting();
+    out.capabilities = session.capabilities();
+    out.starttls_offered = session.starttls_offered();
+    out.tls_established = session.tls_active() && out.status.ok();
+    if (SSL* ssl = session.ssl(); ssl && out.tls_established) {
+        out.tls_version = SSL_get_version(ssl);
+        if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl))
+            out.tls_cipher = SSL_CIPHER_get_name(c);
+    }
+    out.setup_time = session.setup_time();
+    if (out.status.ok()) co_await session.quit();
+    co_return out;
+}
+
+}  // namespace dr::smtp

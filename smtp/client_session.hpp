@@ -1,0 +1,149 @@
+// The outbound SMTP dialogue (RFC 5321, 3207 STARTTLS, 2920 PIPELINING) with one server address:
+// connect, greeting, EHLO/HELO, STARTTLS, EHLO, then MAIL/RCPT/DATA transactions, RSET, QUIT.
+// Entry points: ClientSession (open/send/reset/quit) and probe(). Errors are DeliveryStatus values
+// with Postfix's texts; exceptions mean bugs (e.g. a TLS mode without a TLS context).
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp/delivery_status.hpp"
+#include "smtp/ehlo.hpp"
+#include "smtp/line_stream.hpp"
+#include "smtp/reply.hpp"
+#include "smtp/steps.hpp"
+
+namespace dr::smtp {
+
+// Postfix's smtp_tls_security_level seen from the SMTP layer: "none", "may", and
+// every level that must not go on without TLS (encrypt, dane, verify, ...).
+enum class TlsMode { none, opportunistic, required };
+
+struct TlsHooks {
+    // Runs on the fresh SSL* before the handshake: SNI, SSL_dane_enable, TLSA records.
+    // Returning false aborts with 4.7.5 "Cannot start TLS: handshake failure".
+    std::function<bool(SSL*)> prepare;
+    // Runs after a completed handshake, before anything is sent over TLS. A returned
+    // status (e.g. 4.7.5 "Server certificate not verified") closes the connection.
+    std::function<std::optional<DeliveryStatus>(SSL*)> verify;
+};
+
+struct ClientOptions {
+    std::string helo_name = "localhost";
+    std::string host_name;  // the peer's name in texts: "<host_name>[<addr>]"; addr if empty
+    TlsMode tls = TlsMode::opportunistic;
+    boost::asio::ssl::context* tls_context = nullptr;  // needed unless tls == none
+    TlsHooks hooks;
+    StepTimeouts timeouts;
+};
+
+enum class BodyType { unspecified, seven_bit, eight_bit_mime };
+
+struct Recipient {
+    std::string address;  // without angle brackets
+    std::string notify;   // RFC 3461 NOTIFY value, e.g. "SUCCESS,FAILURE"; empty: none
+    std::string orcpt;    // RFC 3461 ORCPT decoded, e.g. "rfc822;user@example.org"; empty: none
+};
+
+struct Envelope {
+    std::string sender;  // empty: the null reverse-path <>
+    std::vector<Recipient> recipients;
+    BodyType body = BodyType::unspecified;
+    bool smtputf8 = false;
+    std::string ret;    // RFC 3461 RET: "FULL" or "HDRS"; empty: none
+    std::string envid;  // RFC 3461 ENVID, decoded; empty: none
+};
+
+struct TransactionResult {
+    DeliveryStatus status;                   // the transaction: ok when end of data got 2xx
+    std::vector<DeliveryStatus> recipients;  // one per envelope recipient, in order
+    std::chrono::steady_clock::duration transmission{};  // Postfix delays "d"
+};
+
+class ClientSession {
+  public:
+    using Duration = std::chrono::steady_clock::duration;
+
+    ClientSession(boost::asio::any_io_executor ex, ClientOptions options);
+
+    // TCP connect, greeting, EHLO (HELO fallback), STARTTLS per options.tls, second EHLO.
+    // ok: ready for send(). Otherwise the connection is closed.
+    awaitable<DeliveryStatus> open(const tcp::endpoint& peer);
+    // One transaction; `message` is header and body with CRLF or LF line ends, not
+    // dot-stuffed. DSN parameters are sent only when the server offers DSN.
+    awaitable<TransactionResult> send(const Envelope& envelope, std::string_view message);
+    // RSET between transactions on a reused connection.
+    awaitable<DeliveryStatus> reset();
+    // QUIT, wait for the reply, close. Never fails: the mail is already delivered.
+    awaitable<void> quit();
+    void close();
+
+    bool usable() const { return usable_; }
+    const Reply& greeting() const { return greeting_; }
+    const Capabilities& capabilities() const { return caps_; }  // of the latest EHLO
+    bool used_helo() const { return used_helo_; }
+    bool starttls_offered() const { return starttls_offered_; }
+    bool tls_active() const { return stream_.tls(); }
+    SSL* ssl() { return stream_.native_handle(); }
+    // Bytes the server sent between its STARTTLS reply and the handshake (discarded).
+    std::size_t discarded_before_tls() const { return discarded_; }
+    Duration setup_time() const { return setup_time_; }  // Postfix delays "c" (TCP..EHLO)
+    std::string peer() const;                            // "host[addr]"
+    const tcp::endpoint& endpoint() const { return endpoint_; }
+
+  private:
+    struct ReplyOr {
+        std::optional<Reply> reply;
+        DeliveryStatus failure;
+    };
+
+    awaitable<ReplyOr> read_reply(Step step);
+    awaitable<std::optional<DeliveryStatus>> send_line(std::string line, Step step);
+    awaitable<ReplyOr> command(std::string line, Step step);
+    awaitable<DeliveryStatus> hello();
+    awaitable<DeliveryStatus> start_tls();
+    awaitable<DeliveryStatus> transmit_body(std::string_view message);
+    DeliveryStatus io_failure(error_code ec, Step step);
+    DeliveryStatus remote_failure(const Reply& reply, std::string_view in_reply_to) const;
+    std::string mail_command(const Envelope& env, std::uint64_t size) const;
+    std::string rcpt_command(const Recipient& rcpt) const;
+    std::optional<DeliveryStatus> precheck(const Envelope& env, std::uint64_t size) const;
+
+    ClientOptions opt_;
+    LineStream stream_;
+    tcp::endpoint endpoint_;
+    Reply greeting_;
+    Capabilities caps_;
+    bool used_helo_ = false;
+    bool starttls_offered_ = false;
+    bool usable_ = false;
+    bool closing_ = false;  // the server sent 421
+    std::size_t discarded_ = 0;
+    Duration setup_time_{};
+};
+
+// A probe for `dane-relay check`: open (with STARTTLS per options), then QUIT.
+struct ProbeResult {
+    DeliveryStatus status;  // of open(); ok when the dialogue got through EHLO (and TLS)
+    Reply greeting;
+    Capabilities capabilities;  // after STARTTLS when TLS was established
+    bool starttls_offered = false;
+    bool tls_established = false;
+    std::string tls_version;  // "TLSv1.3"
+    std::string tls_cipher;   // "TLS_AES_256_GCM_SHA384"
+    std::chrono::steady_clock::duration setup_time{};
+};
+awaitable<ProbeResult> probe(boost::asio::any_io_executor ex, tcp::endpoint peer,
+                             ClientOptions options);
+
+}  // namespace dr::smtp
