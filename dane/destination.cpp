@@ -1,38 +1,6 @@
 #include "dane/destination.hpp"
 
-#include <charconv>
-
 namespace dr::dane {
-
-std::optional<NextHop> parse_nexthop(std::string_view text) {
-    NextHop hop;
-    std::string_view port;
-    if (!text.empty() && text.front() == '[') {
-        auto close = text.find(']');
-        if (close == std::string_view::npos || close == 1) return std::nullopt;
-        hop.host = text.substr(1, close - 1);
-        hop.bracketed = true;
-        auto rest = text.substr(close + 1);
-        if (!rest.empty()) {
-            if (rest.front() != ':') return std::nullopt;
-            port = rest.substr(1);
-        }
-    } else {
-        auto colon = text.rfind(':');
-        hop.host = text.substr(0, colon);
-        if (colon != std::string_view::npos) port = text.substr(colon + 1);
-    }
-    if (hop.host.empty()) return std::nullopt;
-    if (!port.empty() || text.ends_with(':')) {
-        unsigned value = 0;
-        auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-        if (ec != std::errc() || p != port.data() + port.size() || value == 0 || value > 65535)
-            return std::nullopt;
-        hop.port = static_cast<std::uint16_t>(value);
-    }
-    hop.host = normalize_name(hop.host);
-    return hop;
-}
 
 namespace {
 
@@ -75,9 +43,24 @@ asio::awaitable<Destination> resolve_destination(Resolver& resolver, std::string
     d.policy = policy.for_domain(d.domain);
     d.context = {d.domain, d.policy.level, policy.insecure_mx_policy, Security::secure, port};
 
-    auto hop = d.policy.nexthop.empty() ? std::nullopt : parse_nexthop(d.policy.nexthop);
+    const auto& hop = d.policy.nexthop;
     if (hop) d.context.port = hop->port;
-    if (hop && hop->bracketed) {
+    if (hop && hop->address) {
+        // "[192.0.2.1]": no DNS at all, so no DNSSEC and no DANE (RFC 7672 §2.2).
+        d.context.mx_security = d.mx_plan.mx_security = Security::insecure;
+        HostResult h{{hop->host, 0}, {}, {}, {}, {}, {}};
+        IpAddress ip;
+        ip.family = hop->address->family == conf::IpAddress::Family::v4 ? IpAddress::Family::v4
+                                                                        : IpAddress::Family::v6;
+        ip.bytes = hop->address->bytes;
+        h.addresses.addresses = {ip};
+        h.addresses.security = Security::insecure;
+        h.addresses.canonical = hop->host;
+        h.plan = plan_host(d.context, hop->host, h.addresses, {});
+        d.hosts.push_back(std::move(h));
+        co_return d;
+    }
+    if (hop && !hop->mx_lookup) {
         // A configured host is trusted like a secure MX RRset (Postfix's
         // behaviour for [host] next hops); its addresses still need DNSSEC.
         d.mx_plan.mx_security = Security::secure;

@@ -30,14 +30,6 @@ struct Destination {
     std::vector<HostResult> hosts;
 };
 
-// A pinned next hop: "[host]:port" (no MX lookup, as in Postfix) or "host:port".
-struct NextHop {
-    std::string host;
-    std::uint16_t port = 25;
-    bool bracketed = false;
-};
-std::optional<NextHop> parse_nexthop(std::string_view text);
-
 asio::awaitable<Destination> resolve_destination(Resolver& resolver, std::string domain,
                                                  const conf::PolicyConfig& policy,
                                                  std::mt19937& rng, std::uint16_t port = 25);

@@ -60,3 +60,35 @@ std::string TlsaRecord::to_string() const {
 }
 
 }  // namespace dr::dane
+
+namespace dr::dane {
+
+std::optional<std::string> domain_name_error(std::string_view name) {
+    if (name.empty()) return "empty domain name";
+    if (name.front() == '[') return "address literals are not domains: " + std::string(name);
+    if (name.find(':') != std::string_view::npos)
+        return "IP addresses are not domains: " + std::string(name);
+    std::string_view n = name.back() == '.' ? name.substr(0, name.size() - 1) : name;
+    if (n.size() > 253) return "domain name longer than 253 octets";
+    bool all_numeric = true;
+    std::size_t label = 0, labels = 0;
+    for (std::size_t i = 0; i <= n.size(); ++i) {
+        if (i == n.size() || n[i] == '.') {
+            if (label == 0) return "empty label in domain name: " + std::string(name);
+            if (n[i - 1] == '-' || n[i - label] == '-')
+                return "label starts or ends with '-': " + std::string(name);
+            label = 0;
+            ++labels;
+            continue;
+        }
+        unsigned char c = static_cast<unsigned char>(n[i]);
+        if (!(std::isalnum(c) || c == '-'))
+            return "invalid character in domain name: " + std::string(name);
+        if (!std::isdigit(c)) all_numeric = false;
+        if (++label > 63) return "label longer than 63 octets: " + std::string(name);
+    }
+    if (all_numeric) return "IP addresses are not domains: " + std::string(name);
+    return std::nullopt;
+}
+
+}  // namespace dr::dane

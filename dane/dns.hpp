@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -56,5 +57,14 @@ const char* to_string(Outcome o);
 
 // Lower-cases and strips one trailing dot: DNS names compare case-insensitively.
 std::string normalize_name(std::string_view name);
+
+}  // namespace dr::dane
+
+namespace dr::dane {
+
+// Why `name` cannot be a recipient domain (RFC 1035 §2.3.1 LDH syntax, at
+// most 253 octets, labels of 1-63), or nullopt when it can. IP literals and
+// names that look like IPv4 addresses are refused with a clear text.
+std::optional<std::string> domain_name_error(std::string_view name);
 
 }  // namespace dr::dane

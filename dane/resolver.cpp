@@ -76,8 +76,11 @@ Resolver::Resolver(asio::any_io_executor ex, const conf::DnsConfig& cfg)
         if (!cfg.unbound_conf.empty())
             check(ub_ctx_config(ctx_, cfg.unbound_conf.c_str()),
                   "cannot load unbound config " + cfg.unbound_conf);
-        for (const auto& fwd : cfg.forwarders)
-            check(ub_ctx_set_fwd(ctx_, fwd.c_str()), "bad DNS forwarder " + fwd);
+        for (const auto& fwd : cfg.forwarders) {
+            // libunbound's syntax is "address@port".
+            auto spec = fwd.address.to_string() + "@" + std::to_string(fwd.port);
+            check(ub_ctx_set_fwd(ctx_, spec.c_str()), "bad DNS forwarder " + fwd.to_string());
+        }
         if (!cfg.trust_anchor_file.empty())
             check(ub_ctx_add_ta_autr(ctx_, cfg.trust_anchor_file.c_str()),
                   "cannot use trust anchor file " + cfg.trust_anchor_file);

@@ -70,3 +70,27 @@ TEST(DnsWire, Tlsa) {
 
 }  // namespace
 }  // namespace dr::dane::wire
+
+namespace dr::dane {
+namespace {
+
+TEST(DomainName, AcceptsHostNames) {
+    for (const char* ok :
+         {"example.org", "Example.ORG.", "xn--bcher-kva.example", "a", "ee-good.test"})
+        EXPECT_FALSE(domain_name_error(ok)) << ok;
+}
+
+TEST(DomainName, RefusesBadInput) {
+    std::string long_label(64, 'a');
+    std::string long_name;
+    for (int i = 0; i < 4; ++i) long_name += std::string(63, 'b') + ".";
+    for (const std::string& bad :
+         {std::string(""), std::string("[192.0.2.1]"), std::string("192.0.2.1"),
+          std::string("2001:db8::1"), std::string("a..b"), std::string(".a"), std::string("-a.b"),
+          std::string("a-.b"), std::string("a b"), std::string("a_b.c"), std::string("ä.example"),
+          long_label + ".x", long_name + "x", std::string("a\\032b")})
+        EXPECT_TRUE(domain_name_error(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace dr::dane

@@ -59,7 +59,9 @@ struct MxCase {
     std::vector<std::string> hosts;
 };
 
-void PrintTo(const MxCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const MxCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class MxRules : public ::testing::TestWithParam<MxCase> {};
 
@@ -276,7 +278,9 @@ struct HostCase {
     std::string base;  // expected TLSA base domain / SNI when DANE
 };
 
-void PrintTo(const HostCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const HostCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class HostRules : public ::testing::TestWithParam<HostCase> {};
 

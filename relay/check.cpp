@@ -1,0 +1,361 @@
+#include "relay/check.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "dane/tlsa.hpp"
+#include "smtp/client_session.hpp"
+
+namespace dr::relay {
+
+namespace json = boost::json;
+using dane::TlsRequirement;
+
+const char* to_string(Verdict::Action a) {
+    switch (a) {
+        case Verdict::Action::deliver:
+            return "deliver";
+        case Verdict::Action::defer:
+            return "defer";
+        case Verdict::Action::bounce:
+            return "bounce";
+    }
+    return "?";
+}
+
+namespace {
+
+smtp::TlsMode tls_mode(TlsRequirement r) {
+    switch (r) {
+        case TlsRequirement::none:
+            return smtp::TlsMode::none;
+        case TlsRequirement::may:
+            return smtp::TlsMode::opportunistic;
+        default:
+            return smtp::TlsMode::required;  // encrypt, verify, dane
+    }
+}
+
+std::string endpoint_name(const std::string& host, const std::string& addr, std::uint16_t port) {
+    return host + "[" + addr + "]:" + std::to_string(port);
+}
+
+asio::awaitable<Connection> probe_address(const dane::HostPlan& plan, const dane::IpAddress& ip,
+                                          std::uint16_t port, asio::ssl::context& tls,
+                                          const CheckOptions& options) {
+    Connection c;
+    c.address = ip.to_string();
+    c.port = port;
+    smtp::ClientOptions o;
+    o.helo_name = options.helo_name;
+    o.host_name = plan.host;
+    o.tls = tls_mode(plan.tls);
+    o.tls_context = &tls;
+    std::optional<std::string> prepare_error;
+    o.hooks.prepare = [&](SSL* ssl) {
+        prepare_error = dane::prepare(ssl, plan);
+        return !prepare_error;
+    };
+    o.hooks.verify = [&](SSL* ssl) -> std::optional<smtp::DeliveryStatus> {
+        c.tls = dane::inspect(ssl, plan);
+        if (!c.tls->failure) return std::nullopt;
+        return smtp::DeliveryStatus::temp(c.tls->failure->dsn, c.tls->failure->reason);
+    };
+    auto ex = co_await asio::this_coro::executor;
+    asio::ip::tcp::endpoint peer(asio::ip::make_address(c.address), port);
+    auto r = co_await smtp::probe(ex, peer, std::move(o));
+    c.status = r.status;
+    c.banner = r.greeting.text();
+    c.starttls_offered = r.starttls_offered;
+    if (c.tls) {
+        c.log.push_back(dane::tls_established_line(*c.tls, plan.host, c.address, port));
+        if (auto m = dane::dane_match_line(*c.tls, plan.host, c.address, port); !m.empty())
+            c.log.push_back(m);
+    }
+    if (prepare_error) c.log.push_back("TLS set-up failed: " + *prepare_error);
+    if (!c.status.ok())
+        c.log.push_back(endpoint_name(plan.host, c.address, port) + ": " + c.status.dsn + " " +
+                        c.status.reason);
+    co_return c;
+}
+
+// Postfix's failure policy for a whole destination: the first host that
+// works decides; otherwise defer when any failure was temporary, else bounce,
+// reporting the last failure.
+void decide(DomainReport& r) {
+    const auto& d = r.destination;
+    if (d.mx_plan.failure) {
+        const auto& f = *d.mx_plan.failure;
+        r.verdict = {f.permanent ? Verdict::Action::bounce : Verdict::Action::defer, f.dsn,
+                     f.reason};
+        return;
+    }
+    bool any_temporary = false;
+    Verdict last{Verdict::Action::defer, "4.4.3", "no usable host"};
+    for (std::size_t i = 0; i < d.hosts.size(); ++i) {
+        const auto& plan = d.hosts[i].plan;
+        if (plan.failure) {
+            any_temporary |= !plan.failure->permanent;
+            last = {Verdict::Action::defer, plan.failure->dsn, plan.failure->reason};
+            continue;
+        }
+        for (const auto& c : r.hosts[i].connections) {
+            if (c.status.ok()) {
+                Verdict v{Verdict::Action::deliver, "2.0.0", "", plan.host, c.address};
+                v.tls = c.tls.has_value();
+                if (c.tls) v.trust = c.tls->trust;
+                r.verdict = v;
+                return;
+            }
+            any_temporary |= !c.status.permanent();
+            last = {Verdict::Action::defer, c.status.dsn, c.status.reason};
+        }
+    }
+    last.action = any_temporary ? Verdict::Action::defer : Verdict::Action::bounce;
+    r.verdict = last;
+}
+
+}  // namespace
+
+asio::awaitable<DomainReport> check_domain(dane::Resolver& resolver,
+                                           const conf::PolicyConfig& policy,
+                                           asio::ssl::context& tls, const CheckOptions& options,
+                                           std::string domain, std::uint32_t seed) {
+    DomainReport r;
+    r.domain = dane::normalize_name(domain);
+    std::mt19937 rng(seed);
+    r.destination =
+        co_await dane::resolve_destination(resolver, r.domain, policy, rng, options.port);
+    const auto& d = r.destination;
+    r.hosts.resize(d.hosts.size());
+    if (options.connect) {
+        for (std::size_t i = 0; i < d.hosts.size(); ++i) {
+            const auto& plan = d.hosts[i].plan;
+            if (plan.failure) continue;
+            for (const auto& ip : plan.addresses) {
+                r.hosts[i].connections.push_back(
+                    co_await probe_address(plan, ip, d.context.port, tls, options));
+                if (r.hosts[i].connections.back().status.ok()) break;
+            }
+        }
+    }
+    decide(r);
+    co_return r;
+}
+
+// ---- text ----------------------------------------------------------------
+
+namespace {
+
+std::string addresses_text(const dane::Lookup<dane::IpAddress>& l, const char* type) {
+    std::string s = std::string(type) + " " + dane::to_string(l.security);
+    if (l.outcome != dane::Outcome::found)
+        s += " (" + std::string(dane::to_string(l.outcome)) + ")";
+    for (const auto& ip : l.records) s += " " + ip.to_string();
+    if (!l.why.empty()) s += " [" + l.why + "]";
+    return s;
+}
+
+void host_text(std::string& out, const dane::HostResult& h, const HostCheck& hc,
+               std::uint16_t port) {
+    out += "  host " + h.mx.name + " (preference " + std::to_string(h.mx.preference) + ")\n";
+    out += "    " + addresses_text(h.a, "A") + "; " + addresses_text(h.aaaa, "AAAA") + "\n";
+    if (h.addresses.canonical != h.mx.name)
+        out += "    CNAME-expanded name " + h.addresses.canonical + "\n";
+    for (const auto& t : h.tlsa) {
+        out += "    TLSA _" + std::to_string(port) + "._tcp." + t.base + ": " +
+               dane::to_string(t.lookup.security) + " " + dane::to_string(t.lookup.outcome);
+        if (!t.lookup.why.empty()) out += " [" + t.lookup.why + "]";
+        out += "\n";
+        for (const auto& rec : t.lookup.records) {
+            auto u = dane::tlsa_usability(rec);
+            out += "      " + rec.to_string() + (u.usable ? "  usable" : "  unusable: " + u.why) +
+                   "\n";
+        }
+        if (t.lookup.malformed)
+            out += "      " + std::to_string(t.lookup.malformed) + " malformed record(s) ignored\n";
+    }
+    if (h.tlsa.empty() && h.plan.address_security != dane::Security::secure && !h.plan.failure)
+        out += "    TLSA not looked up: address records are not secure\n";
+    const auto& p = h.plan;
+    if (p.failure) {
+        out += "    not used: " + p.failure->dsn + " " + p.failure->reason + "\n";
+        return;
+    }
+    out += "    TLS policy: " + std::string(dane::to_string(p.tls));
+    if (p.half_dane) out += " (insecure MX: a match is only Trusted)";
+    if (!p.tlsa_base.empty()) out += ", SNI " + p.tlsa_base;
+    if (!p.match_names.empty()) {
+        out += ", names";
+        for (const auto& n : p.match_names) out += " " + n;
+    }
+    out += "\n";
+    for (const auto& n : p.notes) out += "    " + n + "\n";
+    for (const auto& c : hc.connections) {
+        out += "    connect " + endpoint_name(h.mx.name, c.address, c.port) + ": " +
+               (c.banner.empty() ? std::string("no banner") : c.banner) + "\n";
+        out += std::string("      STARTTLS ") + (c.starttls_offered ? "offered" : "not offered") +
+               "\n";
+        for (const auto& l : c.log) out += "      " + l + "\n";
+    }
+}
+
+}  // namespace
+
+std::string render_text(const DomainReport& r) {
+    const auto& d = r.destination;
+    std::string out = r.domain + ": policy " + conf::to_string(d.policy.level);
+    if (d.policy.nexthop) out += ", next hop " + d.policy.nexthop->to_string();
+    out += "\n";
+    if (d.mx) {
+        out += "  MX " + std::string(dane::to_string(d.mx->security)) + " " +
+               dane::to_string(d.mx->outcome);
+        if (!d.mx->why.empty()) out += " [" + d.mx->why + "]";
+        out += "\n";
+        for (const auto& m : d.mx->records)
+            out += "    " + std::to_string(m.preference) + " " + (m.host.empty() ? "." : m.host) +
+                   "\n";
+    }
+    if (d.mx_plan.implicit) out += "  no MX records: the domain is its own mail host\n";
+    for (const auto& n : d.mx_plan.notes) out += "  " + n + "\n";
+    for (std::size_t i = 0; i < d.hosts.size(); ++i)
+        host_text(out, d.hosts[i], r.hosts[i], d.context.port);
+    const auto& v = r.verdict;
+    out += "  result: " + std::string(to_string(v.action));
+    if (v.action == Verdict::Action::deliver)
+        out += " via " + endpoint_name(v.host, v.address, d.context.port) + " with " +
+               (v.tls ? std::string(dane::to_string(v.trust)) + " TLS" : "no TLS");
+    else
+        out += " (dsn=" + v.dsn + ", " + v.reason + ")";
+    out += "\n";
+    return out;
+}
+
+// ---- JSON (schema: relay/CHECK.md) -----------------------------------------
+
+namespace {
+
+json::value failure_json(const std::optional<dane::Failure>& f) {
+    if (!f) return nullptr;
+    return json::object{{"permanent", f->permanent}, {"dsn", f->dsn}, {"reason", f->reason}};
+}
+
+template <class T, class F>
+json::object lookup_json(const dane::Lookup<T>& l, F&& record) {
+    json::array recs;
+    for (const auto& r : l.records) recs.push_back(record(r));
+    json::object o{{"security", dane::to_string(l.security)},
+                   {"outcome", dane::to_string(l.outcome)},
+                   {"records", std::move(recs)},
+                   {"malformed", l.malformed}};
+    if (!l.why.empty()) o["why"] = l.why;
+    return o;
+}
+
+json::value ip_json(const dane::IpAddress& ip) {
+    return json::value(ip.to_string());
+}
+
+json::value tlsa_json(const dane::TlsaRecord& r) {
+    auto u = dane::tlsa_usability(r);
+    json::object o{{"usage", r.usage},
+                   {"selector", r.selector},
+                   {"mtype", r.mtype},
+                   {"record", r.to_string()},
+                   {"usable", u.usable}};
+    if (!u.usable) o["why"] = u.why;
+    return o;
+}
+
+json::value tls_json(const std::optional<dane::TlsOutcome>& t) {
+    if (!t) return nullptr;
+    json::object o{{"trust", dane::to_string(t->trust)},
+                   {"protocol", t->protocol},
+                   {"summary", t->summary},
+                   {"peer_cert_sha256", t->peer_cert_sha256},
+                   {"peer_spki_sha256", t->peer_spki_sha256},
+                   {"failure", failure_json(t->failure)}};
+    if (t->matched) {
+        o["matched"] = json::object{{"record", t->matched->to_string()},
+                                    {"usage", t->matched->usage},
+                                    {"selector", t->matched->selector},
+                                    {"mtype", t->matched->mtype},
+                                    {"depth", t->depth}};
+    }
+    if (!t->verify_error.empty()) o["verify_error"] = t->verify_error;
+    return o;
+}
+
+json::value connection_json(const Connection& c) {
+    json::array log;
+    for (const auto& l : c.log) log.push_back(json::value(l));
+    return json::object{{"address", c.address},
+                        {"port", c.port},
+                        {"banner", c.banner},
+                        {"starttls_offered", c.starttls_offered},
+                        {"status", json::object{{"ok", c.status.ok()},
+                                                {"dsn", c.status.dsn},
+                                                {"reason", c.status.reason},
+                                                {"remote_reply", c.status.remote_reply}}},
+                        {"tls", tls_json(c.tls)},
+                        {"log", std::move(log)}};
+}
+
+json::value host_json(const dane::HostResult& h, const HostCheck& hc) {
+    json::array tlsa, conns, names, notes;
+    for (const auto& t : h.tlsa) {
+        auto o = lookup_json(t.lookup, tlsa_json);
+        o["base"] = t.base;
+        tlsa.push_back(std::move(o));
+    }
+    for (const auto& c : hc.connections) conns.push_back(connection_json(c));
+    for (const auto& n : h.plan.match_names) names.push_back(json::value(n));
+    for (const auto& n : h.plan.notes) notes.push_back(json::value(n));
+    return json::object{{"name", h.mx.name},
+                        {"preference", h.mx.preference},
+                        {"a", lookup_json(h.a, ip_json)},
+                        {"aaaa", lookup_json(h.aaaa, ip_json)},
+                        {"canonical", h.addresses.canonical},
+                        {"address_security", dane::to_string(h.plan.address_security)},
+                        {"tlsa", std::move(tlsa)},
+                        {"plan", json::object{{"tls", dane::to_string(h.plan.tls)},
+                                              {"half_dane", h.plan.half_dane},
+                                              {"sni", h.plan.tlsa_base},
+                                              {"match_names", std::move(names)},
+                                              {"notes", std::move(notes)},
+                                              {"failure", failure_json(h.plan.failure)}}},
+                        {"connections", std::move(conns)}};
+}
+
+}  // namespace
+
+json::value to_json(const DomainReport& r) {
+    const auto& d = r.destination;
+    json::array hosts;
+    for (std::size_t i = 0; i < d.hosts.size(); ++i)
+        hosts.push_back(host_json(d.hosts[i], r.hosts[i]));
+    json::value mx = nullptr;
+    if (d.mx)
+        mx = lookup_json(*d.mx, [](const dane::MxRecord& m) {
+            return json::value(json::object{{"preference", m.preference}, {"host", m.host}});
+        });
+    const auto& v = r.verdict;
+    json::object verdict{{"action", to_string(v.action)}, {"dsn", v.dsn}, {"reason", v.reason}};
+    if (v.action == Verdict::Action::deliver) {
+        verdict["host"] = v.host;
+        verdict["address"] = v.address;
+        verdict["tls"] = v.tls ? json::value(dane::to_string(v.trust)) : json::value(nullptr);
+    }
+    return json::object{{"domain", r.domain},
+                        {"policy", conf::to_string(d.policy.level)},
+                        {"port", d.context.port},
+                        {"mx", std::move(mx)},
+                        {"mx_plan", json::object{{"implicit", d.mx_plan.implicit},
+                                                 {"failure", failure_json(d.mx_plan.failure)}}},
+                        {"hosts", std::move(hosts)},
+                        {"verdict", std::move(verdict)}};
+}
+
+}  // namespace dr::relay
