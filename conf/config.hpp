@@ -105,8 +105,9 @@ struct Config {
 };
 
 // Every problem found, in file order, one "file:line:column: message" per line
-// of what(); problems() has them one by one. Nothing is half-applied: callers
-// keep their old Config (SIGHUP reload) when this is thrown.
+// of what(); problems() has them one by one. A TOML syntax error stops the
+// parse, so it comes alone. Nothing is half-applied: callers keep their old
+// Config (SIGHUP reload) when this is thrown.
 class ConfigError : public std::runtime_error {
   public:
     explicit ConfigError(std::vector<std::string> problems);

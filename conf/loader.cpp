@@ -144,19 +144,21 @@ class Section {
     unsigned errors_ = 0;
 };
 
-// Reads key as a string and stores parse(string) in out; reports a wrong type or
-// the parser's ValueError at the value's position. True when out was set.
-template <class T, class Parse>
-bool read_string(Section& s, std::string_view key, T& out, Parse parse) {
+// Reads key with convert(node), which returns nullopt for a node of the wrong
+// type and throws ValueError for a bad value; either is reported at the
+// value's position and out keeps its default. True when out was set.
+template <class T, class Convert>
+bool read_value(Section& s, std::string_view key, T& out, std::string_view expected,
+                Convert convert) {
     const toml::node* n = s.get(key);
     if (!n) return false;
-    const auto* str = n->as_string();
-    if (!str) {
-        s.type_error(*n, key, "a string");
-        return false;
-    }
     try {
-        out = parse(str->get());
+        std::optional<T> value = convert(*n);
+        if (!value) {
+            s.type_error(*n, key, expected);
+            return false;
+        }
+        out = std::move(*value);
         return true;
     } catch (const ValueError& e) {
         s.error(*n, key, e.what());
@@ -164,7 +166,16 @@ bool read_string(Section& s, std::string_view key, T& out, Parse parse) {
     }
 }
 
-// Same for an array of strings; each element is parsed on its own.
+// A string key converted by parse(std::string_view).
+template <class T, class Parse>
+bool read_string(Section& s, std::string_view key, T& out, Parse parse) {
+    return read_value(s, key, out, "a string", [&](const toml::node& n) -> std::optional<T> {
+        if (const auto* str = n.as_string()) return parse(str->get());
+        return std::nullopt;
+    });
+}
+
+// An array of strings; each element is parsed and reported on its own.
 template <class T, class Parse>
 void read_string_array(Section& s, std::string_view key, std::vector<T>& out, Parse parse) {
     const toml::node* n = s.get(key);
@@ -187,67 +198,59 @@ void read_string_array(Section& s, std::string_view key, std::vector<T>& out, Pa
     out = std::move(values);
 }
 
-// A duration: a string with a unit ("5m") or an integer number of seconds.
+// A duration: a string with a unit ("5m") or an integer number of seconds; at least min.
 bool read_duration(Section& s, std::string_view key, std::chrono::seconds& out,
                    std::chrono::seconds min) {
-    const toml::node* n = s.get(key);
-    if (!n) return false;
-    std::chrono::seconds value{};
-    if (const auto* i = n->as_integer()) {
-        if (i->get() < 0 || i->get() > std::numeric_limits<std::int32_t>::max())
-            return s.error(*n, key,
-                           "bad duration " + std::to_string(i->get()) +
-                               ": must be 0..2147483647 seconds"),
-                   false;
-        value = std::chrono::seconds(i->get());
-    } else if (const auto* str = n->as_string()) {
-        try {
-            value = parse_duration(str->get());
-        } catch (const ValueError& e) {
-            return s.error(*n, key, e.what()), false;
-        }
-    } else {
-        return s.type_error(*n, key, "a duration such as \"5m\""), false;
-    }
-    if (value < min)
-        return s.error(*n, key, "must be at least " + std::to_string(min.count()) + "s"), false;
-    out = value;
-    return true;
+    using std::chrono::seconds;
+    return read_value(
+        s, key, out, "a duration such as \"5m\"",
+        [&](const toml::node& n) -> std::optional<seconds> {
+            seconds value{};
+            if (const auto* i = n.as_integer()) {
+                if (i->get() < 0 || i->get() > std::numeric_limits<std::int32_t>::max())
+                    throw ValueError("bad duration " + std::to_string(i->get()) +
+                                     ": must be 0..2147483647 seconds");
+                value = seconds(i->get());
+            } else if (const auto* str = n.as_string()) {
+                value = parse_duration(str->get());
+            } else {
+                return std::nullopt;
+            }
+            if (value < min)
+                throw ValueError("must be at least " + std::to_string(min.count()) + "s");
+            return value;
+        });
 }
 
-// A size: a string with an optional unit ("50M") or an integer number of bytes.
+// A size: a string with an optional unit ("50M") or an integer number of bytes; at least 1.
 void read_size(Section& s, std::string_view key, std::uint64_t& out) {
-    const toml::node* n = s.get(key);
-    if (!n) return;
-    std::uint64_t value = 0;
-    if (const auto* i = n->as_integer()) {
-        if (i->get() < 0) return s.error(*n, key, "bad size " + std::to_string(i->get()));
-        value = static_cast<std::uint64_t>(i->get());
-        if (value > (std::uint64_t{1} << 53)) return s.error(*n, key, "bad size: too large");
-    } else if (const auto* str = n->as_string()) {
-        try {
-            value = parse_size(str->get());
-        } catch (const ValueError& e) {
-            return s.error(*n, key, e.what());
-        }
-    } else {
-        return s.type_error(*n, key, "a size such as \"50M\"");
-    }
-    if (value == 0) return s.error(*n, key, "must be at least 1 byte");
-    out = value;
+    read_value(s, key, out, "a size such as \"50M\"",
+               [](const toml::node& n) -> std::optional<std::uint64_t> {
+                   std::uint64_t value = 0;
+                   if (const auto* i = n.as_integer()) {
+                       // Through the text parser, so both forms share one range check.
+                       if (i->get() < 0) throw ValueError("bad size " + std::to_string(i->get()));
+                       value = parse_size(std::to_string(i->get()));
+                   } else if (const auto* str = n.as_string()) {
+                       value = parse_size(str->get());
+                   } else {
+                       return std::nullopt;
+                   }
+                   if (value == 0) throw ValueError("must be at least 1 byte");
+                   return value;
+               });
 }
 
-// A count in [min, max].
+// An integer count in [min, max].
 void read_count(Section& s, std::string_view key, unsigned& out, unsigned min, unsigned max) {
-    const toml::node* n = s.get(key);
-    if (!n) return;
-    const auto* i = n->as_integer();
-    if (!i) return s.type_error(*n, key, "an integer");
-    if (i->get() < min || i->get() > max)
-        return s.error(*n, key,
-                       "must be " + std::to_string(min) + ".." + std::to_string(max) + ", not " +
-                           std::to_string(i->get()));
-    out = static_cast<unsigned>(i->get());
+    read_value(s, key, out, "an integer", [&](const toml::node& n) -> std::optional<unsigned> {
+        const auto* i = n.as_integer();
+        if (!i) return std::nullopt;
+        if (i->get() < min || i->get() > max)
+            throw ValueError("must be " + std::to_string(min) + ".." + std::to_string(max) +
+                             ", not " + std::to_string(i->get()));
+        return static_cast<unsigned>(i->get());
+    });
 }
 
 // Optional path: "" means unset, anything else must be absolute.
@@ -261,7 +264,7 @@ void read_optional_path(Section& s, std::string_view key, std::string& out) {
 const toml::table* get_table(Section& parent, std::string_view key) {
     const toml::node* n = parent.get(key);
     if (!n) return nullptr;
-    if (!n->is_table()) return parent.type_error(*n, key, "a table"), nullptr;
+    if (!n->is_table()) parent.type_error(*n, key, "a table");
     return n->as_table();
 }
 

@@ -237,7 +237,7 @@ TEST(Loader, BadValues) {
          "2:20: server.max_message_size: must be at least 1 byte"},
         {"[server]\nmax_message_size = -5", "2:20: server.max_message_size: bad size -5"},
         {"[server]\nmax_message_size = 9007199254740993",
-         "2:20: server.max_message_size: bad size: too large"},
+         "2:20: server.max_message_size: bad size \"9007199254740993\": too large"},
         {"[server]\nuser = \"-root\"", "2:8: server.user: bad user name \"-root\""},
         {"[server]\nuser = \"a b\"", "2:8: server.user: bad user name \"a b\""},
         {"[server]\nmax_recipients = 0", "2:18: server.max_recipients: must be 1..1000000, not 0"},
