@@ -39,6 +39,7 @@ TEST(SpoolConcurrency, ManyThreadsShareDirectoryFsyncs) {
         std::printf("%d commits, %llu directory fsyncs\n", kThreads * kEach,
                     static_cast<unsigned long long>(spool->dir_fsyncs()));
         EXPECT_LT(spool->dir_fsyncs(), static_cast<std::uint64_t>(kThreads * kEach));
+        EXPECT_GE(spool->dir_fsyncs(), 1u);
     }
     std::set<std::string> all;
     for (auto& v : ids) {
@@ -50,6 +51,17 @@ TEST(SpoolConcurrency, ManyThreadsShareDirectoryFsyncs) {
     std::set<std::string> found;
     for (const auto& m : spool->list()) found.insert(m.id);
     EXPECT_EQ(found, all);
+}
+
+// One committer at a time: every commit must have waited for its own directory fsync.
+TEST(SpoolConcurrency, SequentialCommitsEachFsyncTheDirectory) {
+    TempDir tmp;
+    auto spool = testing::open_spool(tmp.path());
+    auto base = spool->dir_fsyncs();
+    for (int i = 0; i < 5; ++i) ASSERT_FALSE(spool->commit(testing::sample_envelope(1), "x").ec);
+    EXPECT_EQ(spool->dir_fsyncs() - base, 5u);
+    ASSERT_FALSE(spool->remove(spool->list().front().id));
+    EXPECT_EQ(spool->dir_fsyncs() - base, 6u);
 }
 
 TEST(DirSyncer, ErrorReachesEveryMemberOfTheBatch) {
