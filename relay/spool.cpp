@@ -207,6 +207,20 @@ std::error_code SpoolWriter::flush() {
     return error_;
 }
 
+// Completes the file in incoming/: body trailer and envelope record, the real body header,
+// then fdatasync and close. After this only the rename is missing.
+std::error_code SpoolWriter::finish(std::string_view envelope_record) {
+    if (error_) return error_;
+    buf_ += '\n';
+    buf_ += envelope_record;
+    if (auto ec = flush()) return ec;
+    auto header = encode_record_header(RecordType::body, size_, crc_);
+    if (auto ec = pwrite_all(fd_, header, kSpoolMagic.size())) return ec;
+    if (::fdatasync(fd_) != 0) return errno_ec();
+    if (::close(std::exchange(fd_, -1)) != 0) return errno_ec();
+    return {};
+}
+
 void SpoolWriter::abandon() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -353,19 +367,7 @@ CommitResult Spool::commit(std::unique_ptr<SpoolWriter> writer, Envelope env) {
     auto& w = *writer;
     if (env.arrival_us == 0) env.arrival_us = now_us();
     std::string envelope = encode_record(RecordType::envelope, encode_envelope(env));
-    std::error_code ec = w.error_;
-    if (!ec) {
-        w.buf_ += '\n';
-        w.buf_ += envelope;
-        ec = w.flush();
-    }
-    auto body_header = encode_record_header(RecordType::body, w.size_, w.crc_);
-    if (!ec) ec = pwrite_all(w.fd_, body_header, kSpoolMagic.size());
-    if (!ec && ::fdatasync(w.fd_) != 0) ec = errno_ec();
-    if (!ec) {
-        int fd = std::exchange(w.fd_, -1);
-        if (::close(fd) != 0) ec = errno_ec();
-    }
+    std::error_code ec = w.finish(envelope);
     if (!ec) ec = rename_noreplace(incoming_fd_, w.id_, queue_fd_, w.id_);
     if (ec) {
         w.abandon();
@@ -381,7 +383,7 @@ CommitResult Spool::commit(std::unique_ptr<SpoolWriter> writer, Envelope env) {
     e->info.body_size = w.size_;
     e->info.rcpts.resize(env.recipients.size());
     e->info.envelope = std::move(env);
-    e->good_end = kBodyOffset + w.size_ + 1 + envelope.size();
+    e->good_end = kBodyOffset + w.size_ + kRecordTrailerSize + envelope.size();
     e->info.file_size = e->good_end;
     std::lock_guard lock(mu_);
     index_.emplace(w.id_, std::move(e));

@@ -55,6 +55,7 @@ class SpoolWriter {
     friend class Spool;
     SpoolWriter(int incoming_fd, int fd, std::string id);
     std::error_code flush();
+    std::error_code finish(std::string_view envelope_record);
     void abandon();
 
     int incoming_fd_;

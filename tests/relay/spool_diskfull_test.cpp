@@ -80,6 +80,26 @@ TEST_F(SpoolDiskFull, FailsCleanlyAndRecovers) {
     EXPECT_EQ(back, body);
 }
 
+// The body is streamed to disk while DATA arrives, so ENOSPC can strike in the middle of it.
+TEST_F(SpoolDiskFull, StreamedBodyHitsTheLimit) {
+    auto spool = testing::open_spool(dir(), 0);
+    ASSERT_TRUE(spool);
+    std::error_code ec;
+    auto w = spool->begin(ec);
+    ASSERT_TRUE(w) << ec.message();
+    const std::string chunk(8192, 'z');
+    std::error_code write_ec;
+    for (int i = 0; i < 128 && !write_ec; ++i) write_ec = w->write(chunk);  // 1 MiB
+    EXPECT_EQ(write_ec, std::errc::no_space_on_device);
+    EXPECT_EQ(w->write(chunk), write_ec);  // sticky
+    auto r = spool->commit(std::move(w), testing::sample_envelope(1));
+    EXPECT_EQ(r.ec, std::errc::no_space_on_device);
+    EXPECT_EQ(testing::count_files(dir() + "/incoming"), 0u);
+    EXPECT_TRUE(spool->list().empty());
+    // All the space is back: a normal message fits.
+    EXPECT_FALSE(spool->commit(testing::sample_envelope(1), chunk).ec);
+}
+
 TEST_F(SpoolDiskFull, ReserveRefusesNewMailBeforeTheDiskIsFull) {
     auto spool = testing::open_spool(dir(), 256 * 1024);
     ASSERT_TRUE(spool);
