@@ -1,0 +1,193 @@
+// Spool round trips on the local disk: commit, reopen, journal updates, hold/release, delete,
+// listings, the lock, and a body damaged on disk.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "relay/spool_list.hpp"
+#include "spool_test_util.hpp"
+
+namespace dr::relay {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::open_spool;
+using testing::sample_envelope;
+using testing::TempDir;
+
+TEST(Spool, CommitAndReopenRoundTrip) {
+    TempDir tmp;
+    std::string body = "Subject: hi\r\n\r\nline\r\n.dot\r\n";
+    body += std::string(200000, 'x') + std::string("\0\xff", 2);
+    std::string id;
+    auto env = sample_envelope(3);
+    {
+        auto spool = open_spool(tmp.path());
+        auto r = spool->commit(env, body);
+        ASSERT_FALSE(r.ec) << r.ec.message();
+        id = r.id;
+        EXPECT_TRUE(is_valid_queue_id(id));
+        EXPECT_TRUE(fs::exists(fs::path(tmp.path()) / "queue" / id));
+        EXPECT_EQ(testing::count_files(fs::path(tmp.path()) / "incoming"), 0u);
+        auto info = spool->get(id);
+        ASSERT_TRUE(info);
+        EXPECT_NE(info->envelope.arrival_us, 0);
+        env.arrival_us = info->envelope.arrival_us;
+    }
+    auto spool = open_spool(tmp.path());
+    EXPECT_EQ(spool->recovery().messages, 1u);
+    EXPECT_EQ(spool->recovery().torn_journals, 0u);
+    auto info = spool->get(id);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->envelope, env);
+    EXPECT_EQ(info->body_size, body.size());
+    ASSERT_EQ(info->rcpts.size(), 3u);
+    for (const auto& r : info->rcpts) EXPECT_EQ(r, RcptState{});
+    std::string back;
+    ASSERT_FALSE(spool->read_body(id, back));
+    EXPECT_EQ(back, body);
+}
+
+TEST(Spool, StreamingWriterAndAbandon) {
+    TempDir tmp;
+    auto spool = open_spool(tmp.path());
+    std::error_code ec;
+    auto w = spool->begin(ec);
+    ASSERT_TRUE(w);
+    std::string expect;
+    for (int i = 0; i < 5000; ++i) {
+        std::string line = "line " + std::to_string(i) + "\r\n";
+        ASSERT_FALSE(w->write(line));
+        expect += line;
+    }
+    auto id = w->id();
+    auto r = spool->commit(std::move(w), sample_envelope(1));
+    ASSERT_FALSE(r.ec);
+    EXPECT_EQ(r.id, id);
+    std::string back;
+    ASSERT_FALSE(spool->read_body(id, back));
+    EXPECT_EQ(back, expect);
+
+    // A session that dies mid-DATA drops its writer: nothing may stay behind.
+    auto w2 = spool->begin(ec);
+    ASSERT_TRUE(w2);
+    w2->write("half a message");
+    EXPECT_EQ(testing::count_files(fs::path(tmp.path()) / "incoming"), 1u);
+    w2.reset();
+    EXPECT_EQ(testing::count_files(fs::path(tmp.path()) / "incoming"), 0u);
+    EXPECT_EQ(spool->list().size(), 1u);
+}
+
+TEST(Spool, StatusJournalSurvivesReopen) {
+    TempDir tmp;
+    std::string id;
+    {
+        auto spool = open_spool(tmp.path());
+        id = spool->commit(sample_envelope(3), "body\r\n").id;
+        ASSERT_FALSE(spool->update(id, {{0, testing::deferred(1, "Connection refused")}}));
+        ASSERT_FALSE(
+            spool->update(id, {{0, testing::deferred(2, "Server certificate not verified")},
+                               {2, testing::delivered(1)}}));
+        ASSERT_FALSE(spool->hold(id));
+        EXPECT_EQ(spool->update(id, {{3, testing::delivered(1)}}),
+                  make_error_code(SpoolErrc::bad_recipient));
+        EXPECT_EQ(spool->update("0000000000NOPE", {}), make_error_code(SpoolErrc::not_found));
+    }
+    auto spool = open_spool(tmp.path());
+    auto info = spool->get(id);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->rcpts[0], testing::deferred(2, "Server certificate not verified"));
+    EXPECT_EQ(info->rcpts[1], RcptState{});
+    EXPECT_EQ(info->rcpts[2], testing::delivered(1));
+    EXPECT_TRUE(info->held);
+    EXPECT_FALSE(info->done());
+    ASSERT_FALSE(spool->release(id));
+    ASSERT_FALSE(spool->update(id, {{0, testing::delivered(3)}, {1, testing::delivered(1)}}));
+    EXPECT_TRUE(spool->get(id)->done());
+    EXPECT_FALSE(spool->get(id)->held);
+}
+
+TEST(Spool, DeleteIsDurable) {
+    TempDir tmp;
+    std::string keep, gone;
+    {
+        auto spool = open_spool(tmp.path());
+        keep = spool->commit(sample_envelope(), "a").id;
+        gone = spool->commit(sample_envelope(), "b").id;
+        ASSERT_FALSE(spool->remove(gone));
+        EXPECT_EQ(spool->remove(gone), make_error_code(SpoolErrc::not_found));
+        EXPECT_FALSE(spool->get(gone));
+        EXPECT_EQ(spool->hold(gone), make_error_code(SpoolErrc::not_found));
+    }
+    auto spool = open_spool(tmp.path());
+    auto all = spool->list();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].id, keep);
+}
+
+TEST(Spool, SecondOpenIsLocked) {
+    TempDir tmp;
+    auto first = open_spool(tmp.path());
+    std::error_code ec;
+    auto second = Spool::open({tmp.path(), 0}, ec);
+    EXPECT_FALSE(second);
+    EXPECT_EQ(ec, make_error_code(SpoolErrc::locked));
+    first.reset();
+    EXPECT_TRUE(Spool::open({tmp.path(), 0}, ec)) << ec.message();
+}
+
+TEST(Spool, DamagedBodyIsReportedNotDelivered) {
+    TempDir tmp;
+    auto spool = open_spool(tmp.path());
+    auto id = spool->commit(sample_envelope(), "original body").id;
+    auto path = fs::path(tmp.path()) / "queue" / id;
+    auto bytes = testing::read_file(path);
+    auto pos = bytes.find("original");
+    ASSERT_NE(pos, std::string::npos);
+    bytes[pos] = 'O';
+    testing::write_file(path, bytes);
+    std::string out;
+    EXPECT_EQ(spool->read_body(id, out), make_error_code(SpoolErrc::corrupt));
+}
+
+TEST(SpoolList, PostqueueLayout) {
+    ::setenv("TZ", "UTC", 1);
+    ::tzset();
+    MessageInfo m;
+    m.id = "0HEXAMPLE12345";
+    m.body_size = 2048;
+    m.envelope = sample_envelope(3);
+    m.envelope.arrival_us = 1'763'925'601'000'000LL;  // Sun Nov 23 19:20:01 2025 UTC
+    m.rcpts.resize(3);
+    m.rcpts[0] = testing::delivered(1);
+    m.rcpts[1] = testing::deferred(2, "TLS is required, but was not offered by host mx[192.0.2.1]");
+    MessageInfo held = m;
+    held.id = "0HEXAMPLE12346";
+    held.held = true;
+    held.envelope.sender.clear();
+    std::string text = format_queue_list({m, held});
+    EXPECT_EQ(text,
+              "-Queue ID-      --Size-- ----Arrival Time---- -Sender/Recipient-------\n"
+              "0HEXAMPLE12345      2048 Sun Nov 23 19:20:01  sender@example.org\n"
+              "(TLS is required, but was not offered by host mx[192.0.2.1])\n"
+              "                                              user1@example.net\n"
+              "                                              user2@example.net\n"
+              "\n"
+              "0HEXAMPLE12346!     2048 Sun Nov 23 19:20:01  MAILER-DAEMON\n"
+              "(TLS is required, but was not offered by host mx[192.0.2.1])\n"
+              "                                              user1@example.net\n"
+              "                                              user2@example.net\n"
+              "\n"
+              "-- 4 Kbytes in 2 Requests.\n");
+    EXPECT_EQ(format_queue_list({}), "Mail queue is empty\n");
+    std::string json = format_queue_json({held});
+    EXPECT_EQ(json,
+              "{\"queue_name\": \"hold\", \"queue_id\": \"0HEXAMPLE12346\", \"arrival_time\": "
+              "1763925601, \"message_size\": 2048, \"sender\": \"\", \"recipients\": "
+              "[{\"address\": \"user1@example.net\", \"delay_reason\": \"TLS is required, but was "
+              "not offered by host mx[192.0.2.1]\"}, {\"address\": \"user2@example.net\"}]}\n");
+}
+
+}  // namespace
+}  // namespace dr::relay
