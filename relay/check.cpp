@@ -6,7 +6,7 @@
 #include <boost/json/object.hpp>
 
 #include "dane/tlsa.hpp"
-#include "smtp/client_session.hpp"
+#include "relay/connect.hpp"
 
 namespace dr::relay {
 
@@ -27,17 +27,6 @@ const char* to_string(Verdict::Action a) {
 
 namespace {
 
-smtp::TlsMode tls_mode(TlsRequirement r) {
-    switch (r) {
-        case TlsRequirement::none:
-            return smtp::TlsMode::none;
-        case TlsRequirement::may:
-            return smtp::TlsMode::opportunistic;
-        default:
-            return smtp::TlsMode::required;  // encrypt, verify, dane
-    }
-}
-
 std::string endpoint_name(const std::string& host, const std::string& addr, std::uint16_t port) {
     return host + "[" + addr + "]:" + std::to_string(port);
 }
@@ -45,39 +34,22 @@ std::string endpoint_name(const std::string& host, const std::string& addr, std:
 asio::awaitable<Connection> probe_address(const dane::HostPlan& plan, const dane::IpAddress& ip,
                                           std::uint16_t port, asio::ssl::context& tls,
                                           const CheckOptions& options) {
+    ConnectOptions co;
+    co.helo_name = options.helo_name;
+    co.timeouts.cap(std::chrono::seconds(30));  // an interactive check need not wait 5 minutes
+    auto hc = co_await connect_host(plan, ip, port, tls, co);
     Connection c;
-    c.address = ip.to_string();
+    c.address = hc.address;
     c.port = port;
-    smtp::ClientOptions o;
-    o.helo_name = options.helo_name;
-    o.host_name = plan.host;
-    o.tls = tls_mode(plan.tls);
-    o.tls_context = &tls;
-    std::optional<std::string> prepare_error;
-    o.hooks.prepare = [&](SSL* ssl) {
-        prepare_error = dane::prepare(ssl, plan);
-        return !prepare_error;
-    };
-    o.hooks.verify = [&](SSL* ssl) -> std::optional<smtp::DeliveryStatus> {
-        c.tls = dane::inspect(ssl, plan);
-        if (!c.tls->failure) return std::nullopt;
-        return smtp::DeliveryStatus::temp(c.tls->failure->dsn, c.tls->failure->reason);
-    };
-    auto ex = co_await asio::this_coro::executor;
-    asio::ip::tcp::endpoint peer(asio::ip::make_address(c.address), port);
-    auto r = co_await smtp::probe(ex, peer, std::move(o));
-    c.status = r.status;
-    c.banner = r.greeting.text();
-    c.starttls_offered = r.starttls_offered;
-    if (c.tls) {
-        c.log.push_back(dane::tls_established_line(*c.tls, plan.host, c.address, port));
-        if (auto m = dane::dane_match_line(*c.tls, plan.host, c.address, port); !m.empty())
-            c.log.push_back(m);
-    }
-    if (prepare_error) c.log.push_back("TLS set-up failed: " + *prepare_error);
-    if (!c.status.ok())
-        c.log.push_back(endpoint_name(plan.host, c.address, port) + ": " + c.status.dsn + " " +
-                        c.status.reason);
+    c.status = hc.status;
+    c.banner = hc.session->greeting().text();
+    c.starttls_offered = hc.session->starttls_offered();
+    c.tls = std::move(hc.tls);
+    c.log = std::move(hc.log);
+    if (c.status.ok())
+        co_await hc.session->quit();
+    else
+        c.log.push_back(hc.relay + ": " + c.status.dsn + " " + c.status.reason);
     co_return c;
 }
 
