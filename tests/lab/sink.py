@@ -87,14 +87,17 @@ class Conn:
                     return
                 tx = None
             elif verb == "MAIL":
-                tx = {"mail_from": arg[5:].strip() if arg[:5].upper() == "FROM:" else arg,
-                      "rcpt_to": []}
+                path, params = split_path(arg, "FROM:")
+                tx = {"mail_from": path, "mail_params": params, "rcpt_to": [],
+                      "rcpt_params": []}
                 self.send("250 2.1.0 Ok")
             elif verb == "RCPT":
                 if tx is None:
                     self.send("503 5.5.1 MAIL first")
                     continue
-                tx["rcpt_to"].append(arg[3:].strip() if arg[:3].upper() == "TO:" else arg)
+                path, params = split_path(arg, "TO:")
+                tx["rcpt_to"].append(path)
+                tx["rcpt_params"].append(params)
                 self.send("250 2.1.5 Ok")
             elif verb == "DATA":
                 if not tx or not tx["rcpt_to"]:
@@ -128,8 +131,9 @@ class Conn:
         if self.sink["starttls"] and not self.rec["tls"]:
             ext.append("STARTTLS")
         lines = [self.sink["hostname"]] + ext
-        for i, e in enumerate(lines):
-            self.send(("250 " if i == len(lines) - 1 else "250-") + e)
+        # One write for the whole reply: separate small writes meet Nagle + delayed ACK.
+        self.send("\r\n".join(("250 " if i == len(lines) - 1 else "250-") + e
+                               for i, e in enumerate(lines)))
 
     def starttls(self):
         self.rec["starttls"] = True
@@ -185,10 +189,22 @@ class Conn:
                 f.write(line)
 
 
+def split_path(arg, prefix):
+    """'FROM:<a@b> SIZE=1' -> ('a@b', 'SIZE=1'); the address without angle brackets."""
+    if arg[:len(prefix)].upper() == prefix:
+        arg = arg[len(prefix):].lstrip()
+    if arg.startswith("<") and ">" in arg:
+        path, _, params = arg[1:].partition(">")
+        return path, params.strip()
+    path, _, params = arg.partition(" ")
+    return path, params.strip()
+
+
 def serve_conn(sink, sock, peer):
     conn = Conn(sink, sock, peer)
     try:
         sock.settimeout(IDLE_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.run()
     except Closed as e:
         conn.rec["ended_by"] = conn.rec["ended_by"] or "client-closed: " + str(e)
