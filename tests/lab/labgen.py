@@ -66,14 +66,27 @@ def spki_of(cert_der):
 
 
 class Cert:
-    """A key + certificate (and chain) on disk, with its TLSA digests."""
+    """A key + certificate (and chain) on disk, with its TLSA digests. openssl runs
+    in a pool; the first use of the certificate's content waits for it."""
 
-    def __init__(self, stem, key, cert, chain, names, note):
+    def __init__(self, stem, key, cert, chain, names, note, job=None):
         self.stem, self.key, self.cert, self.chain = stem, key, cert, chain
         self.names, self.note = names, note
-        with open(cert) as f:
-            self.der = ssl.PEM_cert_to_DER_cert(f.read())
-        self.spki = spki_of(self.der)
+        self.job = job
+        self._der = None
+
+    @property
+    def der(self):
+        if self._der is None:
+            if self.job:
+                self.job.result()
+            with open(self.cert) as f:
+                self._der = ssl.PEM_cert_to_DER_cert(f.read())
+        return self._der
+
+    @property
+    def spki(self):
+        return spki_of(self.der)
 
     def digest(self, selector, mtype):
         data = self.der if selector == 0 else self.spki
@@ -81,10 +94,16 @@ class Cert:
             return data.hex()
         return (hashlib.sha256 if mtype == 1 else hashlib.sha512)(data).hexdigest()
 
+    def chain_sha256(self):
+        with open(self.chain) as f:
+            pems = f.read().split("-----END CERTIFICATE-----")[:-1]
+        return [hashlib.sha256(ssl.PEM_cert_to_DER_cert(p.strip() + "\n-----END CERTIFICATE-----\n"))
+                .hexdigest() for p in pems]
+
     def summary(self):
         return {
             "cert": self.cert, "chain": self.chain, "key": self.key,
-            "names": self.names, "note": self.note,
+            "cert_names": self.names, "note": self.note, "chain_sha256": self.chain_sha256(),
             "cert_sha256": hashlib.sha256(self.der).hexdigest(),
             "spki_sha256": hashlib.sha256(self.spki).hexdigest(),
             "spki_sha512": hashlib.sha512(self.spki).hexdigest(),
@@ -109,8 +128,9 @@ EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
 
 class Certs:
-    def __init__(self, d):
+    def __init__(self, d, pool):
         self.dir = d
+        self.pool = pool
         os.makedirs(d, exist_ok=True)
         self.ca = None
 
@@ -130,24 +150,30 @@ class Certs:
 
     def selfsigned(self, stem, name, note="self-signed leaf"):
         key, crt = self._paths(stem)
-        run(["openssl", "req", "-x509", *EC, "-keyout", key, "-out", crt, "-days", "3650",
-             *self._subject(name)])
-        return Cert(stem, key, crt, crt, [name], note)
+        job = self.pool.submit(run, ["openssl", "req", "-x509", *EC, "-keyout", key, "-out",
+                                     crt, "-days", "3650", *self._subject(name)])
+        return Cert(stem, key, crt, crt, [name], note, job)
 
     def ca_leaf(self, stem, name, note="leaf issued by the lab CA"):
         key, crt = self._paths(stem)
-        run(["openssl", "req", "-x509", *EC, "-keyout", key, "-out", crt, "-days", "3650",
-             "-CA", self.ca.cert, "-CAkey", self.ca.key, *self._subject(name),
-             "-addext", "basicConstraints=critical,CA:FALSE"])
         chain = os.path.join(self.dir, stem + ".chain.pem")
-        with open(chain, "w") as out:
-            for p in (crt, self.ca.cert):
-                with open(p) as f:
-                    out.write(f.read())
-        return Cert(stem, key, crt, chain, [name], note)
+
+        def make():
+            run(["openssl", "req", "-x509", *EC, "-keyout", key, "-out", crt, "-days", "3650",
+                 "-CA", self.ca.cert, "-CAkey", self.ca.key, *self._subject(name),
+                 "-addext", "basicConstraints=critical,CA:FALSE"])
+            with open(chain, "w") as out:
+                for p in (crt, self.ca.cert):
+                    with open(p) as f:
+                        out.write(f.read())
+        return Cert(stem, key, crt, chain, [name], note, self.pool.submit(make))
 
     def expired_selfsigned(self, stem, name):
         key, crt = self._paths(stem)
+        job = self.pool.submit(self._expired, key, crt, stem, name)
+        return Cert(stem, key, crt, crt, [name], "self-signed leaf, expired 2021-01-01", job)
+
+    def _expired(self, key, crt, stem, name):
         work = os.path.join(self.dir, stem + ".ca")
         os.makedirs(work)
         with open(os.path.join(work, "ca.cnf"), "w") as f:
@@ -160,7 +186,6 @@ class Certs:
         run(["openssl", "ca", "-batch", "-notext", "-config", os.path.join(work, "ca.cnf"),
              "-selfsign", "-keyfile", key, "-in", csr, "-startdate", "20200101000000Z",
              "-enddate", "20210101000000Z", "-out", crt])
-        return Cert(stem, key, crt, crt, [name], "self-signed leaf, expired 2021-01-01")
 
 
 # --- DNS model -------------------------------------------------------------------------
@@ -207,7 +232,7 @@ class Host:
             "tlsa": self.tlsa,
         }
         out.update({k: v for k, v in s.cert.summary().items()
-                    if k in ("cert_sha256", "spki_sha256", "names")})
+                    if k in ("cert_sha256", "spki_sha256", "cert_names", "chain_sha256")})
         return out
 
 
@@ -233,9 +258,11 @@ class Sink:
 
 
 class Lab:
-    def __init__(self, state):
+    def __init__(self, state, pool):
         self.state = state
-        self.certs = Certs(os.path.join(state, "certs"))
+        self.pool = pool
+        self.pending_tlsa = []
+        self.certs = Certs(os.path.join(state, "certs"), pool)
         self.dnsdir = os.path.join(state, "dns")
         self.sinkdir = os.path.join(state, "sinks")
         os.makedirs(self.dnsdir)
@@ -297,8 +324,13 @@ class Lab:
         self.zone_of(domain).add(domain, "MX", f"{pref} {fqdn(host.name)}")
         self.domains[bare(domain)]["mx"].append({"preference": pref, "host": host})
 
-    def tlsa(self, host, usage, sel, mtype, cert=None, data=None, note=""):
-        data = data or cert.digest(sel, mtype)
+    def tlsa(self, host, usage, sel, mtype, cert, transform=None, note=""):
+        """A TLSA record for cert at host; made once the certificates exist."""
+        self.pending_tlsa.append((host, usage, sel, mtype, cert, transform, note))
+
+    def make_tlsa(self, host, usage, sel, mtype, cert, transform, note):
+        data = cert.digest(sel, mtype)
+        data = transform(data) if transform else data
         name = "_25._tcp." + host.addr_name
         host.zone.add(name, "TLSA", f"{usage} {sel} {mtype} {data}")
         served = [host.sink.cert]
@@ -306,6 +338,7 @@ class Lab:
             served.append(self.certs.ca)
         matches = any(c.digest(sel, mtype) == data for c in served)
         host.tlsa.append({"usage": usage, "selector": sel, "mtype": mtype, "data": data,
+                          "text": f"{usage} {sel} {mtype} {data}",
                           "matches_served_chain": matches, "note": note})
 
     # signing
@@ -350,9 +383,11 @@ class Lab:
     def build_dns(self):
         now = int(time.time())
         signed = [z for z in self.zones.values() if z.signed]
-        with ThreadPoolExecutor(4) as ex:
-            keys = list(ex.map(lambda z: self.keygen(z.name), signed))
-            lame = list(ex.map(self.keygen, self.extra_keys))
+        keys = [self.pool.submit(self.keygen, z.name) for z in signed]
+        lame = [self.pool.submit(self.keygen, n) for n in self.extra_keys]
+        for t in self.pending_tlsa:
+            self.make_tlsa(*t)
+        keys, lame = [k.result() for k in keys], [k.result() for k in lame]
         for z, (base, ds) in zip(signed, keys):
             z.key, z.ds = base, ds
         for (zname, parent), (_, ds) in zip(self.lame_delegations, lame):
@@ -366,9 +401,8 @@ class Lab:
                      and z.name != "."]
             for z in level:
                 self.delegate(z)
-            with ThreadPoolExecutor(4) as ex:
-                for z, f in zip(level, ex.map(lambda z: self.sign(z, now), level)):
-                    files[z.name] = f
+            for z, f in zip(level, self.pool.map(lambda z: self.sign(z, now), level)):
+                files[z.name] = f
         files["."] = self.sign(self.zones["."], now)
         self.root_ds = self.zones["."].ds
         return files
@@ -435,7 +469,7 @@ def scenarios(L):
     c = C.selfsigned("mx.ee-badhex.test", "mx.ee-badhex.test")
     h = L.host("mx.ee-badhex.test", c)
     L.mx("ee-badhex.test", 10, h)
-    L.tlsa(h, 3, 1, 1, data=flip_hex(c.digest(1, 1)), note="last hex digit changed")
+    L.tlsa(h, 3, 1, 1, c, transform=flip_hex, note="last hex digit changed")
 
     ee("ee-301.test", "DANE-EE 3 0 1 (full certificate SHA-256)", (3, 0, 1))
     ee("ee-312.test", "DANE-EE 3 1 2 (SPKI SHA-512)", (3, 1, 2))
@@ -545,7 +579,7 @@ def scenarios(L):
     h = ee("tlsa-servfail.test", "signed; _tcp.mx.tlsa-servfail.test is delegated (with DS) "
            "to 127.0.2.2, which refuses: TLSA lookup SERVFAILs")
     h.tlsa_dnssec = "servfail"
-    h.zone.records = [r for r in h.zone.records if "\tTLSA\t" not in r]
+    L.pending_tlsa = [t for t in L.pending_tlsa if t[0] is not h]
     L.lame_delegations.append(("_tcp.mx.tlsa-servfail.test.", "tlsa-servfail.test"))
     L.extra_keys.append("_tcp.mx.tlsa-servfail.test.")
 
@@ -659,13 +693,15 @@ def lab_json(L, netns, conf):
 
 
 def generate(state, netns):
-    L = Lab(state)
-    L.lame_delegations = []
-    L.certs.make_ca()
-    scenarios(L)
-    files = L.build_dns()
-    conf = write_confs(L, files)
-    data = lab_json(L, netns, conf)
+    # Most of the time goes to starting openssl/ldns processes; run a few at once.
+    with ThreadPoolExecutor(6) as pool:
+        L = Lab(state, pool)
+        L.lame_delegations = []
+        L.certs.make_ca()
+        scenarios(L)
+        files = L.build_dns()
+        conf = write_confs(L, files)
+        data = lab_json(L, netns, conf)
     with open(os.path.join(state, "lab.json"), "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
     return data
