@@ -138,7 +138,11 @@ class Certs:
         return (os.path.join(self.dir, stem + ".key"), os.path.join(self.dir, stem + ".crt"))
 
     def _subject(self, name):
-        return ["-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name]
+        """Subject and leaf extensions (CA:FALSE overrides openssl.cnf's v3_ca)."""
+        return ["-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name,
+                "-addext", "basicConstraints=critical,CA:FALSE",
+                "-addext", "keyUsage=critical,digitalSignature",
+                "-addext", "extendedKeyUsage=serverAuth"]
 
     def make_ca(self):
         key, crt = self._paths("lab-ca")
@@ -160,8 +164,7 @@ class Certs:
 
         def make():
             run(["openssl", "req", "-x509", *EC, "-keyout", key, "-out", crt, "-days", "3650",
-                 "-CA", self.ca.cert, "-CAkey", self.ca.key, *self._subject(name),
-                 "-addext", "basicConstraints=critical,CA:FALSE"])
+                 "-CA", self.ca.cert, "-CAkey", self.ca.key, *self._subject(name)])
             with open(chain, "w") as out:
                 for p in (crt, self.ca.cert):
                     with open(p) as f:

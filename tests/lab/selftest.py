@@ -216,6 +216,59 @@ def check_sinks():
             check_chain(name, s)
 
 
+# OpenSSL's own DANE code as a reference: does the sink's chain satisfy the host's
+# TLSA records (RFC 7672: no name checks for DANE-EE; DANE-TA names = reference id)?
+# host -> (reference name, verifies?, matched depth); hard-coded from the scenario table.
+DANE_REFERENCE = {
+    "mx.ee-good.test": ("mx.ee-good.test", True, 0),
+    "mx.ee-badhex.test": ("mx.ee-badhex.test", False, None),
+    "mx.ee-301.test": ("mx.ee-301.test", True, 0),
+    "mx.ee-312.test": ("mx.ee-312.test", True, 0),
+    "mx.ee-wrongname.test": ("mx.ee-wrongname.test", True, 0),
+    "mx.ee-expired.test": ("mx.ee-expired.test", True, 0),
+    "mx.no-starttls.test": None,  # nothing to handshake with
+    "mx.v6only.test": ("mx.v6only.test", True, 0),
+    "mx.ta-good.test": ("mx.ta-good.test", True, 1),
+    "mx.ta-badname.test": ("mx.ta-badname.test", False, None),
+    "mx.ta-nexthop.test": ("ta-nexthop.test", True, 1),
+    "mx.halfdane-target.test": ("mx.halfdane-target.test", True, 0),
+    "mx1.two-mx.test": ("mx1.two-mx.test", False, None),
+    "mx2.two-mx.test": ("mx2.two-mx.test", True, 0),
+    "mx1.two-equal.test": ("mx1.two-equal.test", True, 0),
+    "mx2.two-equal.test": ("mx2.two-equal.test", True, 0),
+    "mx.rollover.test": ("mx.rollover.test", True, 0),
+    "no-mx.test": ("no-mx.test", True, 0),
+    "mx.cname-mx.test": ("mail.cname-target.test", True, 0),
+    "mx.bogus-tlsa.test": ("mx.bogus-tlsa.test", True, 0),  # data fine, RRSIG broken
+    "mx.bogus-mx.test": ("mx.bogus-mx.test", True, 0),
+    # Insecure TLSA records that must be ignored: they do not match, so a client that
+    # wrongly used them would fail instead of delivering.
+    "mx.unsigned.test": ("mx.unsigned.test", False, None),
+    "mx.insecure-hosts.test": ("mx.insecure-hosts.test", False, None),
+}
+
+
+def check_dane_reference():
+    for host, ref in DANE_REFERENCE.items():
+        h = LAB["hosts"][host]
+        if ref is None:
+            continue
+        name, ok, depth = ref
+        addr = (h["ipv4"] or h["ipv6"])[0]
+        cmd = ["openssl", "s_client", "-brief", "-starttls", "smtp", "-connect",
+               f"[{addr}]:25" if ":" in addr else f"{addr}:25", "-servername", name,
+               "-dane_tlsa_domain", name, "-dane_ee_no_namechecks", "-verify_return_error"]
+        for t in h["tlsa"]:
+            cmd += ["-dane_tlsa_rrdata", t["text"]]
+        p = subprocess.run(cmd, input=b"", capture_output=True, timeout=10)
+        out = (p.stdout + p.stderr).decode(errors="replace")
+        verified = p.returncode == 0 and "Verification: OK" in out
+        check(verified == ok, f"openssl DANE {host}: verified={verified}, want {ok}: "
+              f"{out[-300:]!r}")
+        if ok and verified:
+            check(f"certificate at depth {depth}" in out, f"openssl DANE {host}: depth {depth}")
+
+
 def noverify():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -292,7 +345,8 @@ def check_rude_clients():
 
 def main():
     t = time.time()
-    for step in (check_servers, check_dns, check_sinks, check_messages, check_rude_clients):
+    for step in (check_servers, check_dns, check_sinks, check_dane_reference, check_messages,
+                 check_rude_clients):
         t1 = time.time()
         step()
         print(f"{step.__name__}: {time.time() - t1:.2f}s")
