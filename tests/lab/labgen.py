@@ -95,10 +95,10 @@ class Cert:
         return (hashlib.sha256 if mtype == 1 else hashlib.sha512)(data).hexdigest()
 
     def chain_sha256(self):
+        end = "-----END CERTIFICATE-----"
         with open(self.chain) as f:
-            pems = f.read().split("-----END CERTIFICATE-----")[:-1]
-        return [hashlib.sha256(ssl.PEM_cert_to_DER_cert(p.strip() + "\n-----END CERTIFICATE-----\n"))
-                .hexdigest() for p in pems]
+            pems = [p.strip() + "\n" + end + "\n" for p in f.read().split(end)[:-1]]
+        return [hashlib.sha256(ssl.PEM_cert_to_DER_cert(p)).hexdigest() for p in pems]
 
     def summary(self):
         return {
@@ -216,11 +216,17 @@ class Host:
         self.cname = cname  # name the host's CNAME points to
         self.tlsa = []
         self.addr_dnssec = "secure" if zone.signed else "insecure"
-        self.tlsa_dnssec = ("secure" if zone.signed else "insecure")
+        self.tlsa_dnssec = "secure" if zone.signed else "insecure"  # or bogus/servfail
 
     @property
     def addr_name(self):
         return self.cname or self.name
+
+    def tlsa_status(self):
+        """What a validating lookup of the TLSA RRset gives (see README.md)."""
+        if not self.tlsa and self.tlsa_dnssec in ("secure", "insecure"):
+            return "absent-" + self.tlsa_dnssec
+        return self.tlsa_dnssec
 
     def summary(self):
         s = self.sink
@@ -229,9 +235,7 @@ class Host:
             "zone": bare(self.zone.name), "addr_dnssec": self.addr_dnssec,
             "ipv4": [s.ipv4] if s.ipv4 else [], "ipv6": [s.ipv6] if s.ipv6 else [],
             "sink": s.name, "starttls": s.starttls,
-            "tlsa_name": "_25._tcp." + self.addr_name, "tlsa_dnssec": self.tlsa_dnssec
-            if self.tlsa else ("absent-" + self.tlsa_dnssec if self.tlsa_dnssec in
-                               ("secure", "insecure") else self.tlsa_dnssec),
+            "tlsa_name": "_25._tcp." + self.addr_name, "tlsa_dnssec": self.tlsa_status(),
             "tlsa": self.tlsa,
         }
         out.update({k: v for k, v in s.cert.summary().items()
@@ -274,7 +278,8 @@ class Lab:
         self.hosts = {}
         self.sinks = {}
         self.domains = {}
-        self.extra_keys = []  # (key base name) for DS of lame delegations
+        self.lame_delegations = []  # (zone, parent): NS ns2.test. + DS in the parent
+        self.extra_keys = []  # zone names needing a key (only for the DS) of those
         self.zone(".", True)
         t = self.zone("test", True)
         t.add("ns1.test", "A", DNS_SERVER)
@@ -468,7 +473,7 @@ def scenarios(L):
 
     ee("ee-good.test", "DANE-EE 3 1 1 matching the served self-signed cert")
 
-    _, _ = L.domain("ee-badhex.test", "DANE-EE 3 1 1 whose digest has one hex digit changed")
+    L.domain("ee-badhex.test", "DANE-EE 3 1 1 whose digest has one hex digit changed")
     c = C.selfsigned("mx.ee-badhex.test", "mx.ee-badhex.test")
     h = L.host("mx.ee-badhex.test", c)
     L.mx("ee-badhex.test", 10, h)
@@ -699,7 +704,6 @@ def generate(state, netns):
     # Most of the time goes to starting openssl/ldns processes; run a few at once.
     with ThreadPoolExecutor(6) as pool:
         L = Lab(state, pool)
-        L.lame_delegations = []
         L.certs.make_ca()
         scenarios(L)
         files = L.build_dns()
