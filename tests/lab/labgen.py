@@ -246,6 +246,7 @@ class Host:
 class Sink:
     def __init__(self, name, n, cert, starttls, v4, v6, sinkdir):
         self.name, self.n, self.cert, self.starttls = name, n, cert, starttls
+        self.replies = {}  # "MAIL"/"RCPT"/"DATA" -> reply line replacing the 250
         self.ipv4 = f"127.0.1.{n}" if v4 else None
         self.ipv6 = f"fd00:da9e::{n}" if v6 else None
         self.log = os.path.join(sinkdir, name + ".jsonl")
@@ -255,11 +256,12 @@ class Sink:
         return {"name": self.name, "hostname": self.name, "port": 25,
                 "addrs": [a for a in (self.ipv4, self.ipv6) if a],
                 "starttls": self.starttls, "chain": self.cert.chain, "key": self.cert.key,
-                "log": self.log, "msgdir": self.msgdir}
+                "log": self.log, "msgdir": self.msgdir, "replies": self.replies}
 
     def summary(self):
         d = {"n": self.n, "ipv4": self.ipv4, "ipv6": self.ipv6, "port": 25,
-             "starttls": self.starttls, "log": self.log, "msgdir": self.msgdir}
+             "starttls": self.starttls, "log": self.log, "msgdir": self.msgdir,
+             "replies": self.replies}
         d.update(self.cert.summary())
         return d
 
@@ -606,6 +608,14 @@ def scenarios(L):
     h = L.host("mx.no-tlsa.test", C.selfsigned("mx.no-tlsa.test", "mx.no-tlsa.test"))
     L.mx("no-tlsa.test", 10, h)
 
+    # DANE is fine in these; the sink refuses the mail (for relay tests).
+    for domain, verb, reply in (
+            ("rcpt-tempfail.test", "RCPT", "451 4.3.0 lab: recipient temporarily refused"),
+            ("rcpt-reject.test", "RCPT", "550 5.1.1 lab: no such recipient"),
+            ("data-tempfail.test", "DATA", "451 4.3.0 lab: message temporarily refused")):
+        h = ee(domain, f"good 3 1 1; the sink answers {verb} with {reply[:3]}")
+        h.sink.replies[verb] = reply
+
 
 # --- configuration files -------------------------------------------------------------------
 
@@ -632,13 +642,13 @@ remote-control:
 
 UNBOUND_CONF = """# libunbound / unbound configuration for the dane-relay lab: full recursion from
 # the lab root (127.0.2.1), validating with the lab root key as the only anchor.
+# No "directory:": libunbound would chdir() the calling process there.
 server:
     verbosity: 0
     use-syslog: no
     logfile: ""
     chroot: ""
     username: ""
-    directory: "{d}"
     pidfile: ""
     module-config: "validator iterator"
     do-ip4: yes

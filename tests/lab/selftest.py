@@ -245,6 +245,9 @@ DANE_REFERENCE = {
     # wrongly used them would fail instead of delivering.
     "mx.unsigned.test": ("mx.unsigned.test", False, None),
     "mx.insecure-hosts.test": ("mx.insecure-hosts.test", False, None),
+    "mx.rcpt-tempfail.test": ("mx.rcpt-tempfail.test", True, 0),
+    "mx.rcpt-reject.test": ("mx.rcpt-reject.test", True, 0),
+    "mx.data-tempfail.test": ("mx.data-tempfail.test", True, 0),
 }
 
 
@@ -305,6 +308,33 @@ def check_messages():
             check(f.read() == BODY, f"{sink}: body file content")
 
 
+def check_refusals():
+    """Sinks with replaced replies refuse as lab.json says and still log the attempt."""
+    for sink, err, code in (("mx.rcpt-tempfail.test", smtplib.SMTPRecipientsRefused, 451),
+                            ("mx.rcpt-reject.test", smtplib.SMTPRecipientsRefused, 550),
+                            ("mx.data-tempfail.test", smtplib.SMTPDataError, 451)):
+        s = LAB["sinks"][sink]
+        got = None
+        with smtplib.SMTP(s["ipv4"], 25, timeout=5) as c:
+            c.starttls(context=noverify())
+            port = c.sock.getsockname()[1]
+            try:
+                c.sendmail("s@lab.example", ["r@lab.example"], BODY)
+            except err as e:
+                got = e
+        codes = [v[0] for v in got.recipients.values()] if isinstance(
+            got, smtplib.SMTPRecipientsRefused) else [got.smtp_code] if got else []
+        check(codes == [code], f"{sink}: refused with {code}, got {codes}")
+        rec = record_for(sink, port)
+        if check(rec is not None, f"{sink}: logged"):
+            if "rcpt" in sink:
+                check(rec["messages"] == [] and rec["rcpt_refused"] == ["r@lab.example"],
+                      f"{sink}: recipient refused, no message: {rec}")
+            else:
+                m = rec["messages"][0]
+                check(not m["accepted"] and m["reply"].startswith("451"), f"{sink}: {m}")
+
+
 def check_rude_clients():
     """Clients that vanish at every step; the sink must log them and keep serving."""
     s = LAB["sinks"]["mx.ee-good.test"]
@@ -346,7 +376,7 @@ def check_rude_clients():
 def main():
     t = time.time()
     for step in (check_servers, check_dns, check_sinks, check_dane_reference, check_messages,
-                 check_rude_clients):
+                 check_refusals, check_rude_clients):
         t1 = time.time()
         step()
         print(f"{step.__name__}: {time.time() - t1:.2f}s")

@@ -3,7 +3,8 @@
 # its own addresses (port 25), one thread per connection, STARTTLS per sink.
 # Usage: sink.py SINKS_JSON READY_FILE. Each connection becomes one JSON line in
 # the sink's log (written before the 221 reply to QUIT, or at disconnect);
-# bodies go to <msgdir>/<conn>-<n>.eml. Startup failures exit non-zero.
+# bodies go to <msgdir>/<conn>-<n>.eml. A sink's "replies" may replace the
+# MAIL, RCPT or DATA (end of data) reply. Startup failures exit non-zero.
 import hashlib
 import itertools
 import json
@@ -36,7 +37,7 @@ class Conn:
             "start": time.time(), "peer": [peer[0], peer[1]],
             "local": [local[0], local[1]], "starttls": False, "tls": False,
             "tls_version": None, "cipher": None, "sni": None, "tls_error": None,
-            "ehlo": None, "helo_names": [], "commands": [], "messages": [],
+            "ehlo": None, "helo_names": [], "commands": [], "messages": [], "rcpt_refused": [],
             "buffered_after_starttls": False, "end": None, "ended_by": None,
         }
 
@@ -90,15 +91,19 @@ class Conn:
                 path, params = split_path(arg, "FROM:")
                 tx = {"mail_from": path, "mail_params": params, "rcpt_to": [],
                       "rcpt_params": []}
-                self.send("250 2.1.0 Ok")
+                self.send(self.sink["replies"].get("MAIL", "250 2.1.0 Ok"))
             elif verb == "RCPT":
                 if tx is None:
                     self.send("503 5.5.1 MAIL first")
                     continue
                 path, params = split_path(arg, "TO:")
-                tx["rcpt_to"].append(path)
-                tx["rcpt_params"].append(params)
-                self.send("250 2.1.5 Ok")
+                reply = self.sink["replies"].get("RCPT", "250 2.1.5 Ok")
+                if reply.startswith("2"):
+                    tx["rcpt_to"].append(path)
+                    tx["rcpt_params"].append(params)
+                else:
+                    self.rec["rcpt_refused"].append(path)
+                self.send(reply)
             elif verb == "DATA":
                 if not tx or not tx["rcpt_to"]:
                     self.send("503 5.5.1 RCPT first")
@@ -173,11 +178,13 @@ class Conn:
         path = os.path.join(self.sink["msgdir"], f"{self.rec['id']}-{n}.eml")
         with open(path, "wb") as f:
             f.write(raw)
+        reply = self.sink["replies"].get("DATA", f"250 2.0.0 Ok: queued as {self.rec['id']}-{n}")
         tx.update({"size": size, "sha256": hashlib.sha256(raw).hexdigest(),
                    "body_file": path, "tls": self.rec["tls"],
-                   "tls_version": self.rec["tls_version"], "time": time.time()})
+                   "tls_version": self.rec["tls_version"], "time": time.time(),
+                   "reply": reply, "accepted": reply.startswith("2")})
         self.rec["messages"].append(tx)
-        self.send(f"250 2.0.0 Ok: queued as {self.rec['id']}-{n}")
+        self.send(reply)
 
     def finish(self):
         if self.rec["end"] is not None:
@@ -253,6 +260,7 @@ def main():
     for sink in sinks:
         os.makedirs(sink["msgdir"], exist_ok=True)
         sink["lock"] = threading.Lock()
+        sink.setdefault("replies", {})
         sink["ctx"] = make_ctx(sink)
         for addr in sink["addrs"]:
             s = listen(addr, sink["port"])
