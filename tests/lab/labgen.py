@@ -15,6 +15,8 @@ DNS_SERVER = "127.0.2.1"  # nsd: root, test. and every scenario zone
 LAME_SERVER = "127.0.2.2"  # second nsd without zones: answers REFUSED
 NS1 = "ns1.test."
 NS2 = "ns2.test."
+SILENT_SERVER = "127.0.2.3"  # sockets bound by sink.py that never answer: timeouts
+NS3 = "ns3.test."
 TTL = 300
 
 
@@ -280,12 +282,13 @@ class Lab:
         self.hosts = {}
         self.sinks = {}
         self.domains = {}
-        self.lame_delegations = []  # (zone, parent): NS ns2.test. + DS in the parent
+        self.lame_delegations = []  # (zone, parent, ns): NS + DS in the parent
         self.extra_keys = []  # zone names needing a key (only for the DS) of those
         self.zone(".", True)
         t = self.zone("test", True)
         t.add("ns1.test", "A", DNS_SERVER)
         t.add("ns2.test", "A", LAME_SERVER)
+        t.add("ns3.test", "A", SILENT_SERVER)
 
     # zones and names
     def zone(self, name, signed=True):
@@ -400,9 +403,9 @@ class Lab:
         keys, lame = [k.result() for k in keys], [k.result() for k in lame]
         for z, (base, ds) in zip(signed, keys):
             z.key, z.ds = base, ds
-        for (zname, parent), (_, ds) in zip(self.lame_delegations, lame):
+        for (zname, parent, ns), (_, ds) in zip(self.lame_delegations, lame):
             p = self.zones[fqdn(parent)]
-            p.add(zname, "NS", NS2)
+            p.add(zname, "NS", ns)
             p.records.extend(ds)
         files = {}
         # Children first so their DS records are in the parent when it is signed.
@@ -590,7 +593,7 @@ def scenarios(L):
            "to 127.0.2.2, which refuses: TLSA lookup SERVFAILs")
     h.tlsa_dnssec = "servfail"
     L.pending_tlsa = [t for t in L.pending_tlsa if t[0] is not h]
-    L.lame_delegations.append(("_tcp.mx.tlsa-servfail.test.", "tlsa-servfail.test"))
+    L.lame_delegations.append(("_tcp.mx.tlsa-servfail.test.", "tlsa-servfail.test", NS2))
     L.extra_keys.append("_tcp.mx.tlsa-servfail.test.")
 
     L.domain("nxdomain.test", "does not exist (secure NXDOMAIN from test.)", zone=False)
@@ -615,6 +618,13 @@ def scenarios(L):
             ("data-tempfail.test", "DATA", "451 4.3.0 lab: message temporarily refused")):
         h = ee(domain, f"good 3 1 1; the sink answers {verb} with {reply[:3]}")
         h.sink.replies[verb] = reply
+
+    h = ee("tlsa-timeout.test", "signed; _tcp.mx.tlsa-timeout.test is delegated (with DS) "
+           "to 127.0.2.3, which never answers: the TLSA lookup times out")
+    h.tlsa_dnssec = "timeout"
+    L.pending_tlsa = [t for t in L.pending_tlsa if t[0] is not h]
+    L.lame_delegations.append(("_tcp.mx.tlsa-timeout.test.", "tlsa-timeout.test", NS3))
+    L.extra_keys.append("_tcp.mx.tlsa-timeout.test.")
 
 
 # --- configuration files -------------------------------------------------------------------
@@ -700,7 +710,8 @@ def lab_json(L, netns, conf):
         domains[name] = e
     return {
         "version": 1, "dir": L.state, "netns": netns, "unbound_conf": conf,
-        "dns": {"server": DNS_SERVER, "lame_server": LAME_SERVER, "port": 53,
+        "dns": {"server": DNS_SERVER, "lame_server": LAME_SERVER,
+                "silent_server": SILENT_SERVER, "port": 53,
                 "root_ds": L.root_ds, "root_ds_file": os.path.join(L.dnsdir, "root.ds"),
                 "zones": {bare(z.name): {"signed": z.signed} for z in L.zones.values()}},
         "ca": L.certs.ca.summary(),

@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,14 +35,14 @@ def check(cond, what):
 
 # --- DNS ---------------------------------------------------------------------------------
 
-def raw_query(server, qname, qtype):
+def raw_query(server, qname, qtype, timeout=2.0):
     """(rcode, aa) of a plain UDP query, without any resolver in between."""
     q = b"\xab\xcd\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"
     for label in qname.strip(".").split(".") if qname != "." else []:
         q += bytes([len(label)]) + label.encode()
     q += b"\x00" + qtype.to_bytes(2, "big") + b"\x00\x01"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(2)
+        s.settimeout(timeout)
         s.sendto(q, (server, 53))
         r = s.recv(4096)
     return r[3] & 0x0F, bool(r[2] & 0x04)
@@ -52,6 +53,11 @@ def check_servers():
     check(rcode == 0 and aa, f"root SOA from {LAB['dns']['server']}: rcode {rcode} aa {aa}")
     rcode, _ = raw_query(LAB["dns"]["lame_server"], ".", 6)
     check(rcode == 5, f"lame server refuses: rcode {rcode}")
+    try:
+        raw_query(LAB["dns"]["silent_server"], ".", 6, timeout=0.3)
+        check(False, "silent server answered")
+    except socket.timeout:
+        check(True, "silent server")
 
 
 def check_contract(r):
@@ -87,7 +93,21 @@ def check_host(r, h):
         if h["cname"] and h[key]:
             check(a.canonname == h["cname"] + ".", f"{h['host']} CNAME: {a.canonname}")
     want = [f"{t['usage']} {t['selector']} {t['mtype']} {t['data']}" for t in h["tlsa"]]
+    if h["tlsa_dnssec"] == "timeout":
+        check_timeout(h["tlsa_name"])
+        return
     expect(r.query(h["tlsa_name"], "TLSA"), h["tlsa_dnssec"], want, f"{h['tlsa_name']} TLSA")
+
+
+def check_timeout(name, wait=1.0):
+    """No answer within `wait` (libunbound gives SERVFAIL after ~15 s; not waited for)."""
+    done = []
+
+    def lookup():
+        done.append(ubquery.Resolver(os.environ["LAB_UNBOUND_CONF"]).query(name, "TLSA"))
+    threading.Thread(target=lookup, daemon=True).start()
+    time.sleep(wait)
+    check(not done, f"{name} TLSA: no answer within {wait}s, got {done}")
 
 
 def check_dns():

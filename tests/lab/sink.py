@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SMTP sinks of the lab: one process serving every sink of sinks.json, each on
 # its own addresses (port 25), one thread per connection, STARTTLS per sink.
-# Usage: sink.py SINKS_JSON READY_FILE. Each connection becomes one JSON line in
+# Usage: sink.py SINKS_JSON READY_FILE [SILENT_DNS_ADDR...]. Each connection becomes one JSON line in
 # the sink's log (written before the 221 reply to QUIT, or at disconnect);
 # bodies go to <msgdir>/<conn>-<n>.eml. A sink's "replies" may replace the
 # MAIL, RCPT or DATA (end of data) reply. Startup failures exit non-zero.
@@ -253,9 +253,19 @@ def listen(addr, port):
     return s
 
 
+def black_hole(addr):
+    """UDP and TCP port 53 that never answer: queries time out instead of failing
+    fast (no ICMP unreachable, TCP connects but stays silent)."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((addr, 53))
+    t = listen(addr, 53)
+    return u, t
+
+
 def main():
     with open(sys.argv[1]) as f:
         sinks = json.load(f)
+    silent = [black_hole(a) for a in sys.argv[3:]]  # noqa: F841 (kept open)
     threads = []
     for sink in sinks:
         os.makedirs(sink["msgdir"], exist_ok=True)
