@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 # SMTP sinks of the lab: one process serving every sink of sinks.json, each on
 # its own addresses (port 25), one thread per connection, STARTTLS per sink.
-# Usage: sink.py SINKS_JSON READY_FILE [SILENT_DNS_ADDR...]. Each connection becomes one JSON line in
-# the sink's log (written before the 221 reply to QUIT, or at disconnect);
-# bodies go to <msgdir>/<conn>-<n>.eml. A sink's "replies" may replace the
-# MAIL, RCPT or DATA (end of data) reply. Startup failures exit non-zero.
+# Usage: sink.py SINKS_JSON READY_FILE [SILENT_DNS_ADDR...]. Each connection
+# becomes one JSON line in the sink's log (written before the 221 reply to
+# QUIT, or at disconnect); bodies go to <msgdir>/<conn>-<n>.eml. A sink's
+# "replies" may replace the MAIL, RCPT or DATA (end of data) reply. The silent
+# addresses get DNS sockets that never answer. Startup failures exit non-zero.
 import hashlib
 import itertools
 import json
@@ -265,7 +266,7 @@ def black_hole(addr):
 def main():
     with open(sys.argv[1]) as f:
         sinks = json.load(f)
-    silent = [black_hole(a) for a in sys.argv[3:]]  # noqa: F841 (kept open)
+    main.silent = [black_hole(a) for a in sys.argv[3:]]  # kept open until exit
     threads = []
     for sink in sinks:
         os.makedirs(sink["msgdir"], exist_ok=True)
