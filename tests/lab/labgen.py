@@ -273,6 +273,8 @@ class Lab:
         self.state = state
         self.pool = pool
         self.pending_tlsa = []
+        self.bulk_tlsa = []  # (MX name, host whose TLSA records it copies)
+        self.bulk = None
         self.certs = Certs(os.path.join(state, "certs"), pool)
         self.dnsdir = os.path.join(state, "dns")
         self.sinkdir = os.path.join(state, "sinks")
@@ -400,6 +402,9 @@ class Lab:
         lame = [self.pool.submit(self.keygen, n) for n in self.extra_keys]
         for t in self.pending_tlsa:
             self.make_tlsa(*t)
+        for name, h in self.bulk_tlsa:
+            for t in h.tlsa:
+                h.zone.add("_25._tcp." + name, "TLSA", t["text"])
         keys, lame = [k.result() for k in keys], [k.result() for k in lame]
         for z, (base, ds) in zip(signed, keys):
             z.key, z.ds = base, ds
@@ -627,6 +632,33 @@ def scenarios(L):
     L.extra_keys.append("_tcp.mx.tlsa-timeout.test.")
 
 
+def bulk_scenarios(L, n, nsinks=4):
+    """n extra recipient domains dNNNN.bulk.test for scale tests: each has its own MX
+    host mx.dNNNN.bulk.test (own A/AAAA/TLSA names, so every lookup is distinct),
+    served round-robin by nsinks sinks with good 3 1 1 records. One signed zone."""
+    z = L.zone("bulk.test", True)
+    hosts = []
+    for i in range(1, nsinks + 1):
+        name = f"mx{i}.bulk.test"
+        c = L.certs.selfsigned(name, name)
+        h = L.host(name, c)
+        L.tlsa(h, 3, 1, 1, c)
+        hosts.append(h)
+    width = max(4, len(str(n - 1)))
+    domains = []
+    for i in range(n):
+        d = f"d{i:0{width}d}.bulk.test"
+        h = hosts[i % nsinks]
+        z.add(d, "MX", f"10 mx.{d}.")
+        z.add("mx." + d, "A", h.sink.ipv4)
+        z.add("mx." + d, "AAAA", h.sink.ipv6)
+        L.bulk_tlsa.append(("mx." + d, h))
+        domains.append(d)
+    L.bulk = {"count": n, "zone": "bulk.test", "domains": domains,
+              "mx": "mx.<domain>, served by sinks[i % len(sinks)] for domains[i]",
+              "sinks": [h.sink.name for h in hosts]}
+
+
 # --- configuration files -------------------------------------------------------------------
 
 NSD_CONF = """server:
@@ -718,15 +750,18 @@ def lab_json(L, netns, conf):
         "domains": domains,
         "hosts": {n: h.summary() for n, h in L.hosts.items()},
         "sinks": {n: s.summary() for n, s in L.sinks.items()},
+        "bulk": L.bulk,
     }
 
 
-def generate(state, netns):
+def generate(state, netns, bulk=0):
     # Most of the time goes to starting openssl/ldns processes; run a few at once.
     with ThreadPoolExecutor(6) as pool:
         L = Lab(state, pool)
         L.certs.make_ca()
         scenarios(L)
+        if bulk > 0:
+            bulk_scenarios(L, bulk)
         files = L.build_dns()
         conf = write_confs(L, files)
         data = lab_json(L, netns, conf)

@@ -121,6 +121,14 @@ def check_dns():
         hosts = d["mx"] + ([d["implicit_mx"]] if d["implicit_mx"] else [])
         for h in hosts:
             check_host(r, h)
+    bulk = LAB.get("bulk")
+    for i in sorted({0, bulk["count"] // 2, bulk["count"] - 1}) if bulk else []:
+        d = bulk["domains"][i]
+        h = LAB["hosts"][bulk["sinks"][i % len(bulk["sinks"])]]
+        expect(r.query(d, "MX"), "secure", [f"10 mx.{d}."], f"bulk {d} MX")
+        expect(r.query("mx." + d, "A"), "secure", h["ipv4"], f"bulk mx.{d} A")
+        expect(r.query("_25._tcp.mx." + d, "TLSA"), "secure",
+               [t["text"] for t in h["tlsa"]], f"bulk mx.{d} TLSA")
     r.close()
 
 
