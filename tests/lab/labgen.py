@@ -631,6 +631,9 @@ def scenarios(L):
     L.lame_delegations.append(("_tcp.mx.tlsa-timeout.test.", "tlsa-timeout.test", NS3))
     L.extra_keys.append("_tcp.mx.tlsa-timeout.test.")
 
+    h = ee("starttls-refused.test", "good 3 1 1; STARTTLS is offered but answered with 454")
+    h.sink.replies["STARTTLS"] = "454 4.7.0 lab: TLS not available"
+
 
 def bulk_scenarios(L, n, nsinks=4):
     """n extra recipient domains dNNNN.bulk.test for scale tests: each has its own MX

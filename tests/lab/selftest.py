@@ -198,8 +198,11 @@ def probe(name, s, addr):
     check(offered == s["starttls"], f"{what}: STARTTLS offered={offered}, lab.json "
           f"says {s['starttls']}")
     code, _ = c.cmd("STARTTLS")
+    refusal = s["replies"].get("STARTTLS")
     if not s["starttls"]:
         check(code == 502, f"{what}: STARTTLS refused with 502, got {code}")
+    elif refusal:
+        check(code == int(refusal[:3]), f"{what}: STARTTLS refused with {refusal}, got {code}")
     else:
         check(code == 220, f"{what}: STARTTLS {code}")
         c.starttls(name)
@@ -215,9 +218,9 @@ def probe(name, s, addr):
     rec = record_for(name, port, wait=0)  # written before the 221
     if check(rec is not None, f"{what}: connection logged before 221"):
         check(rec["local"][0] == addr, f"{what}: local address {rec['local']}")
-        check(rec["tls"] == s["starttls"] and rec["starttls"] == s["starttls"],
-              f"{what}: logged tls {rec['tls']}")
-        if s["starttls"]:
+        tls = s["starttls"] and not refusal
+        check(rec["tls"] == tls and rec["starttls"] == tls, f"{what}: logged tls {rec['tls']}")
+        if tls:
             check(rec["sni"] == name and rec["ehlo"] == "probe2.lab"
                   and rec["helo_names"][0] == "probe.lab" and rec["tls_version"]
                   and rec["cipher"], f"{what}: logged sni/ehlo/tls: {rec}")
@@ -276,6 +279,7 @@ DANE_REFERENCE = {
     "mx.rcpt-tempfail.test": ("mx.rcpt-tempfail.test", True, 0),
     "mx.rcpt-reject.test": ("mx.rcpt-reject.test", True, 0),
     "mx.data-tempfail.test": ("mx.data-tempfail.test", True, 0),
+    "mx.starttls-refused.test": None,  # no handshake possible
 }
 
 
@@ -334,6 +338,28 @@ def check_messages():
               f"{sink}: body sha256/size {m}")
         with open(m["body_file"], "rb") as f:
             check(f.read() == BODY, f"{sink}: body file content")
+
+
+def check_resumption():
+    """The sink resumes TLS sessions and logs it (SPEC: resume only under the same
+    TLSA RRset and host, which our client must enforce, not the server)."""
+    s = LAB["sinks"]["mx.ee-good.test"]
+    ctx, session, recs = noverify(), None, []
+    for _ in range(2):
+        c = Raw(s["ipv4"])
+        c.reply()
+        c.cmd("EHLO resume.lab")
+        c.cmd("STARTTLS")
+        c.f.close()
+        c.sock = ctx.wrap_socket(c.sock, server_hostname="mx.ee-good.test", session=session)
+        c.f = c.sock.makefile("rb")
+        c.cmd("EHLO resume.lab")  # TLS 1.3 tickets arrive after the handshake
+        session = c.sock.session
+        port = c.local_port()
+        c.cmd("QUIT")
+        recs.append(record_for("mx.ee-good.test", port))
+    check(recs[0] and recs[0]["session_reused"] is False and recs[1]
+          and recs[1]["session_reused"] is True, f"session resumption logged: {recs}")
 
 
 def check_refusals():
@@ -404,7 +430,7 @@ def check_rude_clients():
 def main():
     t = time.time()
     for step in (check_servers, check_dns, check_sinks, check_dane_reference, check_messages,
-                 check_refusals, check_rude_clients):
+                 check_resumption, check_refusals, check_rude_clients):
         t1 = time.time()
         step()
         print(f"{step.__name__}: {time.time() - t1:.2f}s")

@@ -4,8 +4,9 @@
 # Usage: sink.py SINKS_JSON READY_FILE [SILENT_DNS_ADDR...]. Each connection
 # becomes one JSON line in the sink's log (written before the 221 reply to
 # QUIT, or at disconnect); bodies go to <msgdir>/<conn>-<n>.eml. A sink's
-# "replies" may replace the MAIL, RCPT or DATA (end of data) reply. The silent
-# addresses get DNS sockets that never answer. Startup failures exit non-zero.
+# "replies" may replace the STARTTLS, MAIL, RCPT or DATA (end of data) reply.
+# The silent addresses get DNS sockets that never answer. Startup failures exit
+# non-zero.
 import hashlib
 import itertools
 import json
@@ -39,7 +40,7 @@ class Conn:
             "local": [local[0], local[1]], "starttls": False, "tls": False,
             "tls_version": None, "cipher": None, "sni": None, "tls_error": None,
             "ehlo": None, "helo_names": [], "commands": [], "messages": [], "rcpt_refused": [],
-            "buffered_after_starttls": False, "end": None, "ended_by": None,
+            "buffered_after_starttls": False, "session_reused": None, "end": None, "ended_by": None,
         }
 
     # I/O
@@ -84,6 +85,9 @@ class Conn:
             elif verb == "STARTTLS":
                 if not self.sink["starttls"] or self.rec["tls"]:
                     self.send("502 5.5.1 STARTTLS not available")
+                    continue
+                if "STARTTLS" in self.sink["replies"]:  # offered, but refused
+                    self.send(self.sink["replies"]["STARTTLS"])
                     continue
                 if not self.starttls():
                     return
@@ -159,6 +163,7 @@ class Conn:
         self.rec["tls"] = True
         self.rec["tls_version"] = self.sock.version()
         self.rec["cipher"] = self.sock.cipher()[0]
+        self.rec["session_reused"] = self.sock.session_reused
         self.rec["helo_names"].append(None)  # marks the TLS boundary
         self.rec["ehlo"] = None
         return True
