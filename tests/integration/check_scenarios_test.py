@@ -36,6 +36,9 @@ EXPECTED = {
     # SPEC §6: DANE host without STARTTLS.
     "no-starttls.test": (DEFER, "4.7.4", "TLS is required, but was not offered by host "
                          "mx.no-starttls.test[", {}),
+    # Postfix: a refused STARTTLS is fatal for a host that requires TLS.
+    "starttls-refused.test": (DEFER, "4.7.5", "TLS is required, but host mx.starttls-refused.test[",
+                              {}),
     # No DANE: unsigned zone, or signed without TLSA -> opportunistic TLS.
     "unsigned.test": (DELIVER, "2.0.0", "Untrusted", {"tls": "may"}),
     "no-tlsa.test": (DELIVER, "2.0.0", "Untrusted", {"tls": "may"}),
