@@ -61,18 +61,35 @@ std::error_code pwrite_all(int fd, std::string_view data, std::uint64_t off) {
     return {};
 }
 
-// Reads exactly n bytes at off; false on a short file or an error (both mean "not there").
-bool read_exact(int fd, std::uint64_t off, std::size_t n, std::string& out) {
-    out.resize(n);
-    std::size_t got = 0;
-    while (got < n) {
-        ssize_t r = ::pread(fd, out.data() + got, n - got, static_cast<off_t>(off + got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        got += static_cast<std::size_t>(r);
+// Reads ranges of one file. A range beyond the end is "not there" (a torn or damaged file),
+// checked before allocating, so a garbage length cannot exhaust memory; a failing read(2) is
+// kept apart in io_error because it says nothing about the file's contents.
+class Reader {
+  public:
+    explicit Reader(int fd) : fd_(fd) {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) io_error = errno_ec();
+        size = static_cast<std::uint64_t>(st.st_size);
     }
-    return true;
-}
+    bool read(std::uint64_t off, std::uint64_t n, std::string& out) {
+        if (io_error || off > size || n > size - off) return false;
+        out.resize(n);
+        std::size_t got = 0;
+        while (got < n) {
+            ssize_t r = ::pread(fd_, out.data() + got, n - got, static_cast<off_t>(off + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) io_error = errno_ec();
+            if (r <= 0) return false;
+            got += static_cast<std::size_t>(r);
+        }
+        return true;
+    }
+    std::uint64_t size = 0;
+    std::error_code io_error;
+
+  private:
+    int fd_;
+};
 
 int open_subdir(int parent, const char* name, std::error_code& ec) {
     if (::mkdirat(parent, name, 0700) != 0 && errno != EEXIST) {
@@ -120,21 +137,21 @@ struct ParsedFile {
     std::uint64_t journal_start = 0;
 };
 
-std::optional<ParsedFile> parse_head(int fd) {
+std::optional<ParsedFile> parse_head(Reader& in) {
     std::string head;
-    if (!read_exact(fd, 0, kBodyOffset, head)) return std::nullopt;
+    if (!in.read(0, kBodyOffset, head)) return std::nullopt;
     if (std::string_view(head).substr(0, kSpoolMagic.size()) != kSpoolMagic) return std::nullopt;
     auto b = parse_record_header(std::string_view(head).substr(kSpoolMagic.size()));
     if (!b || b->type != RecordType::body) return std::nullopt;
     std::string buf;
     std::uint64_t off = kBodyOffset + b->length;
-    if (!read_exact(fd, off, 1, buf) || buf != "\n") return std::nullopt;
+    if (!in.read(off, 1, buf) || buf != "\n") return std::nullopt;
     off += 1;
-    if (!read_exact(fd, off, kRecordHeaderSize, buf)) return std::nullopt;
+    if (!in.read(off, kRecordHeaderSize, buf)) return std::nullopt;
     auto e = parse_record_header(buf);
     if (!e || e->type != RecordType::envelope) return std::nullopt;
     off += kRecordHeaderSize;
-    if (!read_exact(fd, off, e->length + kRecordTrailerSize, buf)) return std::nullopt;
+    if (!in.read(off, e->length + kRecordTrailerSize, buf)) return std::nullopt;
     if (!record_payload_ok(*e, buf)) return std::nullopt;
     auto env = decode_envelope(std::string_view(buf).substr(0, e->length));
     if (!env) return std::nullopt;
@@ -261,7 +278,7 @@ std::error_code Spool::init() {
     if (::fsync(dir_fd_) != 0) return errno_ec();
     queue_sync_ = std::make_unique<DirSyncer>(queue_fd_);
     recover_incoming();
-    recover_queue();
+    if (auto rc = recover_queue()) return rc;
     recovery_.messages = index_.size();
     return {};
 }
@@ -274,31 +291,36 @@ void Spool::recover_incoming() {
     ::fsync(incoming_fd_);
 }
 
-void Spool::recover_queue() {
+std::error_code Spool::recover_queue() {
     for (const auto& name : list_dir(queue_fd_)) {
-        if (is_valid_queue_id(name)) load_one(name);
+        if (!is_valid_queue_id(name)) continue;
+        if (auto ec = load_one(name)) return ec;
     }
+    return {};
 }
 
-void Spool::load_one(const std::string& id) {
+// I/O errors (open, read) fail the start instead of hiding or quarantining mail; a file that
+// reads fine but does not parse is quarantined.
+std::error_code Spool::load_one(const std::string& id) {
     int fd = ::openat(queue_fd_, id.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return quarantine(id);
-    auto head = parse_head(fd);
-    struct stat st {};
-    if (!head || ::fstat(fd, &st) != 0) {
+    if (fd < 0) return errno_ec();
+    Reader in(fd);
+    auto head = parse_head(in);
+    std::string journal;
+    if (head) in.read(head->journal_start, in.size - head->journal_start, journal);
+    if (in.io_error || !head) {
         ::close(fd);
-        return quarantine(id);
+        if (in.io_error) return in.io_error;
+        quarantine(id);
+        return {};
     }
     auto e = std::make_shared<Entry>();
     e->info.id = id;
     e->info.envelope = std::move(head->env);
     e->info.rcpts.resize(e->info.envelope.recipients.size());
     e->info.body_size = head->body_size;
-    std::string journal;
-    auto size = static_cast<std::uint64_t>(st.st_size);
-    read_exact(fd, head->journal_start, size - head->journal_start, journal);
     e->good_end = head->journal_start + replay_journal(journal, e->info);
-    if (e->good_end < size) {
+    if (e->good_end < in.size) {
         // Cut the torn record off so that the next append starts on a record boundary.
         if (::ftruncate(fd, static_cast<off_t>(e->good_end)) == 0) ::fdatasync(fd);
         ++recovery_.torn_journals;
@@ -306,6 +328,7 @@ void Spool::load_one(const std::string& id) {
     e->info.file_size = e->good_end;
     ::close(fd);
     index_.emplace(id, std::move(e));
+    return {};
 }
 
 // A committed file always has a complete envelope (it was fsync'd before the rename), so an
@@ -487,13 +510,14 @@ std::error_code Spool::read_body(std::string_view id, std::string& out) const {
     if (!e) return SpoolErrc::not_found;
     int fd = ::openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? make_error_code(SpoolErrc::not_found) : errno_ec();
+    Reader in(fd);
     std::string header;
-    bool ok = read_exact(fd, kSpoolMagic.size(), kRecordHeaderSize, header);
+    bool ok = in.read(kSpoolMagic.size(), kRecordHeaderSize, header);
     auto h = ok ? parse_record_header(header) : std::nullopt;
     ok = h && h->type == RecordType::body &&
-         read_exact(fd, kBodyOffset, h->length + kRecordTrailerSize, out) &&
-         record_payload_ok(*h, out);
+         in.read(kBodyOffset, h->length + kRecordTrailerSize, out) && record_payload_ok(*h, out);
     ::close(fd);
+    if (in.io_error) return in.io_error;
     if (!ok) return SpoolErrc::corrupt;
     out.pop_back();
     return {};

@@ -107,8 +107,8 @@ class Spool {
     explicit Spool(SpoolOptions opt);
     std::error_code init();
     void recover_incoming();
-    void recover_queue();
-    void load_one(const std::string& name);
+    std::error_code recover_queue();
+    std::error_code load_one(const std::string& id);
     void quarantine(const std::string& id);
     std::error_code check_space() const;
     std::shared_ptr<Entry> find(std::string_view id) const;

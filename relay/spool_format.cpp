@@ -126,6 +126,8 @@ std::optional<RecordHeader> parse_record_header(std::string_view b) {
     RecordHeader h{static_cast<RecordType>(t), 0, 0};
     if (!is_lower_hex(len) || !is_lower_hex(crc)) return std::nullopt;
     if (!parse_int(len, h.length, 16) || !parse_int(crc, h.crc, 16)) return std::nullopt;
+    // No record is near 2^48 bytes; the cap keeps offset arithmetic free of overflow.
+    if (h.length > kMaxRecordLength) return std::nullopt;
     return h;
 }
 

@@ -27,6 +27,7 @@ enum class RecordType : char {
 // (8 hex digits). The payload follows, then one '\n' so the file stays readable with less(1).
 inline constexpr std::size_t kRecordHeaderSize = 28;
 inline constexpr std::size_t kRecordTrailerSize = 1;
+inline constexpr std::uint64_t kMaxRecordLength = std::uint64_t{1} << 48;
 
 struct RecordHeader {
     RecordType type;

@@ -38,6 +38,7 @@ TEST(SpoolFormat, RejectsDamage) {
     std::string bad = rec;
     bad[0] = 'X';
     EXPECT_FALSE(parse_record_header(bad));
+    EXPECT_FALSE(parse_record_header("S ffffffffffffffff 00000000\n"));  // absurd length
     bad = rec;
     bad[5] = 'A';  // upper-case hex is not what we write
     EXPECT_FALSE(parse_record_header(bad));

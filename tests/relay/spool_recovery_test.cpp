@@ -31,6 +31,9 @@ TEST(SpoolRecovery, IncomingLeftoversAreRemoved) {
     EXPECT_TRUE(spool->list().empty());
 }
 
+// Offset of the body record's length field: after the magic and "B ".
+constexpr std::size_t kBodyLengthAt = 9 + 2;
+
 // A message and the states it has after each of its journal records.
 struct Journaled {
     std::string id;
@@ -121,6 +124,23 @@ TEST(SpoolRecovery, DamagedHeadIsQuarantined) {
         EXPECT_TRUE(spool->list().empty());
         EXPECT_TRUE(fs::exists(fs::path(tmp.path()) / "corrupt" / j.id));
         EXPECT_TRUE(fs::exists(fs::path(tmp.path()) / "queue" / "README.txt"));
+    }
+}
+
+// Lengths that point far beyond the file must neither allocate nor crash.
+TEST(SpoolRecovery, AbsurdLengthsAreQuarantined) {
+    TempDir src(fast_base());
+    auto j = make_journaled(src.path());
+    auto e_at = j.bytes.find("\nE ") + 1;
+    for (std::size_t at : {kBodyLengthAt, e_at + 2}) {
+        std::string bytes = j.bytes;
+        bytes.replace(at, 16, "0000ffffffffffff");
+        TempDir tmp(fast_base());
+        fs::create_directories(fs::path(tmp.path()) / "queue");
+        testing::write_file(fs::path(tmp.path()) / "queue" / j.id, bytes);
+        auto spool = open_spool(tmp.path());
+        ASSERT_TRUE(spool);
+        EXPECT_EQ(spool->recovery().corrupt, std::vector<std::string>{j.id});
     }
 }
 
