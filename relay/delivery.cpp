@@ -6,9 +6,12 @@ namespace dr::relay {
 
 const char* to_string(RecipientState s) {
     switch (s) {
-        case RecipientState::sent: return "sent";
-        case RecipientState::deferred: return "deferred";
-        case RecipientState::bounced: return "bounced";
+        case RecipientState::sent:
+            return "sent";
+        case RecipientState::deferred:
+            return "deferred";
+        case RecipientState::bounced:
+            return "bounced";
     }
     return "?";
 }
@@ -61,11 +64,12 @@ struct LastFailure {
 };
 
 class Attempt {
-public:
+  public:
     Attempt(const dane::Destination& d, const std::vector<OutboundMessage>& batch)
         : d_(d), batch_(batch) {
         for (std::size_t m = 0; m < batch.size(); ++m)
-            for (std::size_t r = 0; r < batch[m].envelope.recipients.size(); ++r) pending_[{m, r}] = true;
+            for (std::size_t r = 0; r < batch[m].envelope.recipients.size(); ++r)
+                pending_[{m, r}] = true;
     }
 
     asio::awaitable<AttemptReport> run(asio::ssl::context& tls, const ConnectOptions& options) {
@@ -82,7 +86,7 @@ public:
         co_return std::move(report_);
     }
 
-private:
+  private:
     asio::awaitable<void> try_host(const Candidate& c, bool last_host, asio::ssl::context& tls,
                                    const ConnectOptions& options) {
         auto conn = co_await connect_host(*c.plan, c.address, d_.context.port, tls, options);
@@ -116,9 +120,15 @@ private:
                     continue;
                 }
                 switch (decide_failure(eff, last_host)) {
-                    case FailureAction::bounce: record(r, RecipientState::bounced, eff); break;
-                    case FailureAction::defer: record(r, RecipientState::deferred, eff); break;
-                    case FailureAction::next_host: last_.note(eff, conn.relay); break;
+                    case FailureAction::bounce:
+                        record(r, RecipientState::bounced, eff);
+                        break;
+                    case FailureAction::defer:
+                        record(r, RecipientState::deferred, eff);
+                        break;
+                    case FailureAction::next_host:
+                        last_.note(eff, conn.relay);
+                        break;
                 }
             }
         }

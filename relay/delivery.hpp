@@ -35,9 +35,9 @@ struct RecipientResult {
     std::string text;            // Postfix's status text, e.g. "250 2.0.0 Ok: queued as X"
     std::string relay = "none";  // "host[addr]:port" or "none"
     std::optional<dane::TlsTrust> tls;
-    int conn_use = 1;                                     // messages so far on that connection
-    std::chrono::steady_clock::duration setup{};          // Postfix delays "c"
-    std::chrono::steady_clock::duration transmission{};   // Postfix delays "d"
+    int conn_use = 1;                                    // messages so far on that connection
+    std::chrono::steady_clock::duration setup{};         // Postfix delays "c"
+    std::chrono::steady_clock::duration transmission{};  // Postfix delays "d"
 };
 
 struct AttemptReport {

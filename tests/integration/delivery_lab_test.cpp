@@ -1,0 +1,227 @@
+// relay/delivery against the lab (run inside `tests/lab/lab run`): real DNSSEC
+// answers from nsd through libunbound, real TLS SMTP sinks. Asserts what the
+// sinks received, not only what our code reports: above all, that nothing
+// reached a DANE host that did not authenticate (RFC 7672 §2.2).
+#include <openssl/sha.h>
+
+#include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "dane/destination.hpp"
+#include "relay/delivery.hpp"
+
+namespace dr::relay {
+namespace {
+
+namespace json = boost::json;
+
+json::value read_json(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return json::parse(ss.str());
+}
+
+std::string sha256_hex(const std::string& s) {
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
+    std::string out;
+    char buf[3];
+    for (auto b : md) {
+        std::snprintf(buf, sizeof buf, "%02x", b);
+        out += buf;
+    }
+    return out;
+}
+
+class DeliveryLab : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        const char* p = std::getenv("LAB_JSON");
+        ASSERT_NE(p, nullptr) << "run inside tests/lab/lab run";
+        lab_ = new json::value(read_json(p));
+    }
+    static void TearDownTestSuite() { delete lab_; }
+
+    DeliveryLab() : tls_(asio::ssl::context::tls_client) {
+        dane::enable_dane(tls_.native_handle());
+        dns_.unbound_conf = std::getenv("LAB_UNBOUND_CONF");
+        dns_.query_timeout = std::chrono::seconds(5);
+    }
+
+    OutboundMessage message(const std::string& id, std::vector<std::string> rcpts) {
+        OutboundMessage m;
+        m.queue_id = id;
+        m.envelope.sender = "sender@relay.test";
+        for (auto& r : rcpts) m.envelope.recipients.push_back({r, "", ""});
+        m.content = "From: sender@relay.test\r\nSubject: " + id + "\r\n\r\nbody of " + id +
+                    "\r\n.leading dot\r\n";
+        return m;
+    }
+
+    AttemptReport send(const std::string& domain, const std::vector<OutboundMessage>& batch) {
+        asio::io_context io;
+        dane::Resolver resolver(io.get_executor(), dns_);
+        conf::PolicyConfig policy;
+        std::mt19937 rng(7);
+        ConnectOptions options;
+        options.helo_name = "relay.test";
+        options.timeouts.cap(std::chrono::seconds(20));
+        auto fut = asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<AttemptReport> {
+                auto d = co_await dane::resolve_destination(resolver, domain, policy, rng);
+                co_return co_await deliver(d, batch, tls_, options);
+            },
+            asio::use_future);
+        io.run();
+        return fut.get();
+    }
+
+    // Every connection record the lab's sink for `host` wrote.
+    std::vector<json::object> sink_log(const std::string& sink) {
+        std::string path = json::value_to<std::string>(lab_->at("sinks").at(sink).at("log"));
+        std::vector<json::object> out;
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);)
+            if (!line.empty()) out.push_back(json::parse(line).as_object());
+        return out;
+    }
+
+    void expect_no_mail(const std::string& sink) {
+        for (const auto& rec : sink_log(sink)) {
+            EXPECT_TRUE(rec.at("messages").as_array().empty()) << sink;
+            for (const auto& c : rec.at("commands").as_array())
+                EXPECT_NE(json::value_to<std::string>(c), "MAIL") << sink;
+        }
+    }
+
+    static json::value* lab_;
+    conf::DnsConfig dns_;
+    asio::ssl::context tls_;
+};
+
+json::value* DeliveryLab::lab_ = nullptr;
+
+TEST_F(DeliveryLab, DaneEeDeliversOverVerifiedTlsWithTheRightSni) {
+    auto m = message("QIDEEGOOD01", {"a@ee-good.test", "b@ee-good.test"});
+    auto r = send("ee-good.test", {m});
+    ASSERT_EQ(r.recipients.size(), 2u);
+    for (const auto& rr : r.recipients) {
+        EXPECT_EQ(rr.state, RecipientState::sent) << rr.text;
+        EXPECT_EQ(rr.dsn, "2.0.0");
+        EXPECT_EQ(rr.tls, dane::TlsTrust::verified);
+        EXPECT_TRUE(rr.relay.starts_with("mx.ee-good.test[")) << rr.relay;
+        EXPECT_TRUE(rr.text.starts_with("250 2.0.0 Ok: queued as")) << rr.text;
+    }
+    auto log = sink_log("mx.ee-good.test");
+    ASSERT_EQ(log.size(), 1u);
+    EXPECT_TRUE(log[0].at("tls").as_bool());
+    EXPECT_EQ(log[0].at("sni").as_string(), "mx.ee-good.test");
+    const auto& msgs = log[0].at("messages").as_array();
+    ASSERT_EQ(msgs.size(), 1u);
+    const auto& got = msgs[0].as_object();
+    EXPECT_TRUE(got.at("tls").as_bool());
+    EXPECT_EQ(got.at("rcpt_to").as_array().size(), 2u);
+    EXPECT_EQ(json::value_to<std::string>(got.at("sha256")), sha256_hex(m.content));
+}
+
+TEST_F(DeliveryLab, TlsaMismatchDefersAndSendsNothing) {
+    auto r = send("ee-badhex.test", {message("QIDBADHEX01", {"a@ee-badhex.test"})});
+    ASSERT_EQ(r.recipients.size(), 1u);
+    EXPECT_EQ(r.recipients[0].state, RecipientState::deferred);
+    EXPECT_EQ(r.recipients[0].dsn, "4.7.5");
+    EXPECT_EQ(r.recipients[0].text, "Server certificate not verified");
+    expect_no_mail("mx.ee-badhex.test");
+}
+
+TEST_F(DeliveryLab, DaneHostWithoutStarttlsNeverGetsPlaintext) {
+    auto r = send("no-starttls.test", {message("QIDNOTLS001", {"a@no-starttls.test"})});
+    ASSERT_EQ(r.recipients.size(), 1u);
+    EXPECT_EQ(r.recipients[0].state, RecipientState::deferred);
+    EXPECT_EQ(r.recipients[0].dsn, "4.7.4");
+    EXPECT_TRUE(r.recipients[0].text.starts_with(
+        "TLS is required, but was not offered by host mx.no-starttls.test["))
+        << r.recipients[0].text;
+    expect_no_mail("mx.no-starttls.test");
+}
+
+TEST_F(DeliveryLab, WrongTaNameDefers) {
+    auto r = send("ta-badname.test", {message("QIDTABAD001", {"a@ta-badname.test"})});
+    EXPECT_EQ(r.recipients.at(0).state, RecipientState::deferred);
+    EXPECT_EQ(r.recipients.at(0).dsn, "4.7.5");
+    expect_no_mail("mx.ta-badname.test");
+}
+
+TEST_F(DeliveryLab, NextMxAfterAMismatch) {
+    auto r = send("two-mx.test", {message("QIDTWOMX001", {"a@two-mx.test"})});
+    ASSERT_EQ(r.recipients.size(), 1u);
+    EXPECT_EQ(r.recipients[0].state, RecipientState::sent);
+    EXPECT_TRUE(r.recipients[0].relay.starts_with("mx2.two-mx.test[")) << r.recipients[0].relay;
+    expect_no_mail("mx1.two-mx.test");
+}
+
+TEST_F(DeliveryLab, SeveralMessagesReuseOneConnection) {
+    std::vector<OutboundMessage> batch;
+    for (int i = 0; i < 3; ++i)
+        batch.push_back(message("QIDREUSE00" + std::to_string(i), {"r@ta-good.test"}));
+    auto r = send("ta-good.test", batch);
+    ASSERT_EQ(r.recipients.size(), 3u);
+    std::vector<int> uses;
+    for (const auto& rr : r.recipients) {
+        EXPECT_EQ(rr.state, RecipientState::sent) << rr.text;
+        uses.push_back(rr.conn_use);
+    }
+    EXPECT_EQ(uses, (std::vector<int>{1, 2, 3}));
+    auto log = sink_log("mx.ta-good.test");
+    ASSERT_EQ(log.size(), 1u) << "one connection for the whole batch";
+    EXPECT_EQ(log[0].at("messages").as_array().size(), 3u);
+}
+
+TEST_F(DeliveryLab, PerRecipientReplies) {
+    auto reject = send("rcpt-reject.test", {message("QIDREJECT01", {"x@rcpt-reject.test"})});
+    EXPECT_EQ(reject.recipients.at(0).state, RecipientState::bounced);
+    EXPECT_EQ(reject.recipients.at(0).dsn, "5.1.1");
+    EXPECT_NE(reject.recipients.at(0).text.find("said: 550 5.1.1"), std::string::npos);
+    auto temp = send("rcpt-tempfail.test", {message("QIDTEMP0001", {"x@rcpt-tempfail.test"})});
+    EXPECT_EQ(temp.recipients.at(0).state, RecipientState::deferred);
+    EXPECT_EQ(temp.recipients.at(0).dsn, "4.3.0");
+    auto data = send("data-tempfail.test", {message("QIDDATA0001", {"x@data-tempfail.test"})});
+    EXPECT_EQ(data.recipients.at(0).state, RecipientState::deferred);
+    EXPECT_EQ(data.recipients.at(0).dsn, "4.3.0");
+}
+
+TEST_F(DeliveryLab, DnsVerdicts) {
+    auto null_mx = send("null-mx.test", {message("QIDNULLMX01", {"a@null-mx.test"})});
+    EXPECT_EQ(null_mx.recipients.at(0).state, RecipientState::bounced);
+    EXPECT_EQ(null_mx.recipients.at(0).dsn, "5.1.10");
+    EXPECT_EQ(null_mx.recipients.at(0).relay, "none");
+    auto nx = send("nxdomain.test", {message("QIDNXDOM001", {"a@nxdomain.test"})});
+    EXPECT_EQ(nx.recipients.at(0).state, RecipientState::bounced);
+    EXPECT_EQ(nx.recipients.at(0).dsn, "5.4.4");
+    auto bogus = send("bogus-mx.test", {message("QIDBOGUS001", {"a@bogus-mx.test"})});
+    EXPECT_EQ(bogus.recipients.at(0).state, RecipientState::deferred);
+    EXPECT_EQ(bogus.recipients.at(0).dsn, "4.4.3");
+    auto tlsa = send("bogus-tlsa.test", {message("QIDBOGUST01", {"a@bogus-tlsa.test"})});
+    EXPECT_EQ(tlsa.recipients.at(0).state, RecipientState::deferred);
+    EXPECT_EQ(tlsa.recipients.at(0).text, "TLSA lookup error for mx.bogus-tlsa.test:25");
+    expect_no_mail("mx.bogus-tlsa.test");
+}
+
+TEST_F(DeliveryLab, OpportunisticAndHalfDane) {
+    auto may = send("unsigned.test", {message("QIDUNSIGN01", {"a@unsigned.test"})});
+    EXPECT_EQ(may.recipients.at(0).state, RecipientState::sent);
+    EXPECT_EQ(may.recipients.at(0).tls, dane::TlsTrust::untrusted);
+    auto half = send("insecure-mx.test", {message("QIDHALF0001", {"a@insecure-mx.test"})});
+    EXPECT_EQ(half.recipients.at(0).state, RecipientState::sent);
+    EXPECT_EQ(half.recipients.at(0).tls, dane::TlsTrust::trusted);
+}
+
+}  // namespace
+}  // namespace dr::relay
