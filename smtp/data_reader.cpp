@@ -1,5 +1,7 @@
 #include "smtp/data_reader.hpp"
 
+#include <algorithm>
+
 namespace dr::smtp {
 
 std::string_view to_string(DataError e) {
@@ -22,10 +24,17 @@ void DataReader::fail(DataError e) {
     if (!error_) error_ = e;
 }
 
+// Appends what fits under the size limit, so that the output does not depend on how
+// the input was split into chunks.
 void DataReader::emit(std::string& out, std::string_view bytes) {
+    if (limits_.max_size > 0 && size_ + bytes.size() > limits_.max_size) {
+        std::size_t room = size_ < limits_.max_size ? limits_.max_size - size_ : 0;
+        if (!error_) out.append(bytes.substr(0, room));
+        fail(DataError::too_big);
+    } else if (!error_) {
+        out.append(bytes);
+    }
     size_ += bytes.size();
-    if (limits_.max_size > 0 && size_ > limits_.max_size) fail(DataError::too_big);
-    if (!error_) out.append(bytes);
 }
 
 // One octet inside a line (not CR): LF here is a bare LF, since CRLF is handled in `cr`.
@@ -81,9 +90,15 @@ std::size_t DataReader::feed(std::string_view in, std::string& out) {
                     byte_in_line(c, out);
                     break;
                 }
+                std::string_view run = in.substr(start, end - start);
+                std::size_t room = limits_.max_line - std::min(line_length_, limits_.max_line);
+                if (run.size() > room) {
+                    emit(out, run.substr(0, room));
+                    fail(DataError::line_too_long);
+                    run.remove_prefix(room);
+                }
                 line_length_ += end - start;
-                if (line_length_ > limits_.max_line) fail(DataError::line_too_long);
-                emit(out, in.substr(start, end - start));
+                emit(out, run);
                 i = end;
                 break;
             }
