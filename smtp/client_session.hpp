@@ -19,6 +19,7 @@
 
 #include "smtp/delivery_status.hpp"
 #include "smtp/ehlo.hpp"
+#include "smtp/envelope.hpp"
 #include "smtp/line_stream.hpp"
 #include "smtp/reply.hpp"
 #include "smtp/steps.hpp"
@@ -45,23 +46,6 @@ struct ClientOptions {
     boost::asio::ssl::context* tls_context = nullptr;  // needed unless tls == none
     TlsHooks hooks;
     StepTimeouts timeouts;
-};
-
-enum class BodyType { unspecified, seven_bit, eight_bit_mime };
-
-struct Recipient {
-    std::string address;  // without angle brackets
-    std::string notify;   // RFC 3461 NOTIFY value, e.g. "SUCCESS,FAILURE"; empty: none
-    std::string orcpt;    // RFC 3461 ORCPT decoded, e.g. "rfc822;user@example.org"; empty: none
-};
-
-struct Envelope {
-    std::string sender;  // empty: the null reverse-path <>
-    std::vector<Recipient> recipients;
-    BodyType body = BodyType::unspecified;
-    bool smtputf8 = false;
-    std::string ret;    // RFC 3461 RET: "FULL" or "HDRS"; empty: none
-    std::string envid;  // RFC 3461 ENVID, decoded; empty: none
 };
 
 struct TransactionResult {

@@ -78,6 +78,10 @@ awaitable<error_code> LineStream::read_some(std::chrono::steady_clock::time_poin
     co_return ec;
 }
 
+awaitable<error_code> LineStream::fill(Duration timeout) {
+    co_return co_await read_some(std::chrono::steady_clock::now() + timeout);
+}
+
 awaitable<error_code> LineStream::read_line(std::string& line, Duration timeout,
                                             std::size_t max_length) {
     auto deadline = std::chrono::steady_clock::now() + timeout;

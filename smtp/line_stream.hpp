@@ -55,6 +55,12 @@ class LineStream {
     std::size_t discard_buffered();
     bool has_buffered() const { return head_ < buf_.size(); }
 
+    // Raw access for DATA: fill() reads one more chunk into the buffer; buffered() shows
+    // what is unread; consume(n) marks n of those octets as read.
+    awaitable<error_code> fill(Duration timeout);
+    std::string_view buffered() const { return std::string_view(buf_).substr(head_); }
+    void consume(std::size_t n);
+
     bool tls() const { return tls_.has_value(); }
     SSL* native_handle() { return tls_ ? tls_->native_handle() : nullptr; }
     tcp::socket& socket() { return tls_ ? tls_->next_layer() : sock_; }
@@ -66,7 +72,6 @@ class LineStream {
     awaitable<std::tuple<error_code, std::size_t>> timed(Op op, Duration timeout);
     awaitable<error_code> read_some(std::chrono::steady_clock::time_point deadline);
     bool skip_partial_line();
-    void consume(std::size_t n);
 
     tcp::socket sock_;
     std::optional<asio::ssl::stream<tcp::socket>> tls_;

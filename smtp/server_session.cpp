@@ -1,0 +1,377 @@
+#include "smtp/server_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "smtp/base64.hpp"
+#include "smtp/data_reader.hpp"
+
+namespace dr::smtp {
+
+namespace {
+
+std::string upper(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    return out;
+}
+
+bool smuggling(DataError e) {
+    return e == DataError::bare_lf || e == DataError::bare_cr || e == DataError::nul;
+}
+
+}  // namespace
+
+std::string ClientInfo::protocol() const {
+    if (!esmtp) return "SMTP";
+    return std::string("ESMTP") + (tls ? "S" : "") + (auth_user.empty() ? "" : "A");
+}
+
+ServerSession::ServerSession(tcp::socket socket, MessageSink& sink, const ServerOptions& options)
+    : stream_(std::move(socket)), sink_(sink), opt_(options) {
+    error_code ec;
+    client_.peer = stream_.socket().remote_endpoint(ec);
+}
+
+awaitable<void> ServerSession::run() {
+    reply("220 " + opt_.hostname + " " + opt_.banner);
+    for (;;) {
+        auto line = co_await read_line();
+        if (!line) break;
+        bool go_on = co_await step(std::move(*line));
+        if (!go_on) break;
+    }
+    co_await flush();
+    stream_.close();
+}
+
+awaitable<bool> ServerSession::flush() {
+    if (out_.empty()) co_return true;
+    std::string data;
+    data.swap(out_);
+    error_code ec = co_await stream_.write(data, opt_.timeouts.get(Step::command));
+    co_return !ec;
+}
+
+bool ServerSession::too_many_errors() {
+    if (++errors_ <= opt_.max_errors) return false;
+    reply("421 4.7.0 " + opt_.hostname + " Error: too many errors");
+    return true;
+}
+
+awaitable<std::optional<std::string>> ServerSession::read_line() {
+    std::string line;
+    for (;;) {
+        // RFC 2920 §3.2: replies wait until the client's batch is consumed, then go in one write.
+        if (!stream_.has_buffered()) {
+            bool sent = co_await flush();
+            if (!sent) co_return std::nullopt;
+        }
+        error_code ec =
+            co_await stream_.read_line(line, opt_.timeouts.get(Step::command), opt_.max_line);
+        if (ec == boost::asio::error::timed_out) {
+            reply("421 4.4.2 " + opt_.hostname + " Error: timeout exceeded");
+            co_return std::nullopt;
+        }
+        if (ec == boost::asio::error::message_size) {
+            reply("500 5.5.2 Error: line too long");
+            if (too_many_errors()) co_return std::nullopt;
+            continue;
+        }
+        if (ec) co_return std::nullopt;
+        // SPEC §3: a command ended by a bare LF is refused (SMTP smuggling).
+        if (stream_.last_line_bare_lf()) {
+            reply("550 5.5.2 Error: bare <LF> received");
+            if (too_many_errors()) co_return std::nullopt;
+            continue;
+        }
+        co_return line;
+    }
+}
+
+awaitable<bool> ServerSession::step(std::string line) {
+    auto parsed = parse_command(line);
+    if (!parsed.command) {
+        reply(parsed.error.reply());
+        co_return !too_many_errors();
+    }
+    const Command& cmd = *parsed.command;
+    switch (cmd.verb) {
+        case Verb::ehlo:
+            co_return co_await on_ehlo(cmd);
+        case Verb::helo:
+            on_helo(cmd);
+            break;
+        case Verb::starttls:
+            co_return co_await on_starttls();
+        case Verb::auth:
+            co_return co_await on_auth(cmd);
+        case Verb::mail:
+            on_mail(cmd);
+            break;
+        case Verb::rcpt:
+            on_rcpt(cmd);
+            break;
+        case Verb::data:
+            co_return co_await on_data();
+        case Verb::rset:
+            tx_ = Transaction{};
+            reply("250 2.0.0 Ok");
+            break;
+        case Verb::noop:
+            reply("250 2.0.0 Ok");
+            break;
+        case Verb::quit:
+            reply("221 2.0.0 Bye");
+            co_return false;
+        // RFC 5321 §3.5.3: 252 when the server will not verify but accepts mail.
+        case Verb::vrfy:
+            reply("252 2.0.0 Cannot VRFY user, but will accept message");
+            break;
+        case Verb::help:
+            reply("214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+            break;
+        case Verb::expn:
+        case Verb::bdat:
+            reply("502 5.5.1 Error: command not implemented");
+            co_return !too_many_errors();
+    }
+    co_return true;
+}
+
+awaitable<bool> ServerSession::on_ehlo(const Command& cmd) {
+    client_.helo = cmd.argument;
+    client_.esmtp = true;
+    greeted_ = true;
+    tx_ = Transaction{};
+    std::vector<std::string> ext = {"PIPELINING",
+                                    "SIZE " + std::to_string(opt_.max_message_size),
+                                    "8BITMIME",
+                                    "SMTPUTF8",
+                                    "ENHANCEDSTATUSCODES",
+                                    "DSN"};
+    if (opt_.tls && !stream_.tls()) ext.push_back("STARTTLS");
+    // SPEC §3: AUTH only after STARTTLS, so passwords never travel in clear text.
+    if (opt_.authenticate && stream_.tls() && client_.auth_user.empty())
+        ext.push_back("AUTH PLAIN LOGIN");
+    reply("250-" + opt_.hostname);
+    for (std::size_t i = 0; i < ext.size(); ++i)
+        reply((i + 1 < ext.size() ? "250-" : "250 ") + ext[i]);
+    co_return true;
+}
+
+void ServerSession::on_helo(const Command& cmd) {
+    client_.helo = cmd.argument;
+    client_.esmtp = false;
+    greeted_ = true;
+    tx_ = Transaction{};
+    reply("250 " + opt_.hostname);
+}
+
+awaitable<bool> ServerSession::on_starttls() {
+    if (!opt_.tls) {
+        reply("502 5.5.1 Error: command not implemented");
+        co_return !too_many_errors();
+    }
+    if (stream_.tls()) {
+        reply("554 5.5.1 Error: TLS already active");
+        co_return !too_many_errors();
+    }
+    reply("220 2.0.0 Ready to start TLS");
+    bool sent = co_await flush();
+    if (!sent) co_return false;
+    // Commands pipelined behind STARTTLS arrived in clear text: handshake_server drops
+    // them (RFC 3207 §5, CVE-2011-0411).
+    error_code ec = co_await stream_.handshake_server(*opt_.tls, opt_.timeouts.get(Step::command));
+    if (ec) co_return false;
+    // RFC 3207 §4.2: forget everything learned before TLS.
+    ClientInfo fresh;
+    fresh.peer = client_.peer;
+    fresh.tls = true;
+    fresh.tls_version = SSL_get_version(stream_.native_handle());
+    if (const SSL_CIPHER* c = SSL_get_current_cipher(stream_.native_handle()))
+        fresh.tls_cipher = SSL_CIPHER_get_name(c);
+    client_ = fresh;
+    greeted_ = false;
+    tx_ = Transaction{};
+    co_return true;
+}
+
+awaitable<bool> ServerSession::on_auth(const Command& cmd) {
+    auto refuse_with = [&](std::string text) {
+        reply(text);
+        return !too_many_errors();
+    };
+    if (!opt_.authenticate || !stream_.tls())
+        co_return refuse_with("503 5.5.1 Error: authentication not enabled");
+    if (!greeted_ || !client_.esmtp) co_return refuse_with("503 5.5.1 Error: send EHLO first");
+    if (!client_.auth_user.empty()) co_return refuse_with("503 5.5.1 Error: already authenticated");
+    if (tx_.active) co_return refuse_with("503 5.5.1 Error: MAIL transaction in progress");
+    std::string_view arg = cmd.argument;
+    auto space = arg.find(' ');
+    std::string mech = upper(arg.substr(0, space));
+    std::optional<std::string> initial;
+    if (space != std::string_view::npos) initial = std::string(arg.substr(space + 1));
+    std::vector<std::string> answers;  // decoded
+    std::vector<std::string> prompts;
+    if (mech == "PLAIN")
+        prompts = {""};
+    else if (mech == "LOGIN")
+        prompts = {"VXNlcm5hbWU6", "UGFzc3dvcmQ6"};  // "Username:", "Password:"
+    else
+        co_return refuse_with("504 5.5.4 Error: unsupported authentication mechanism");
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+        std::string response;
+        if (i == 0 && initial) {
+            response = *initial == "=" ? "" : *initial;  // RFC 4954 §4: "=" is empty
+        } else {
+            reply("334 " + prompts[i]);
+            auto line = co_await read_line();
+            if (!line) co_return false;
+            response = *line;
+        }
+        if (response == "*") co_return refuse_with("501 5.7.0 Authentication aborted");
+        auto decoded = base64_decode(response);
+        if (!decoded) co_return refuse_with("501 5.5.2 Error: cannot decode response");
+        answers.push_back(*decoded);
+    }
+    std::string user, password;
+    if (mech == "PLAIN") {
+        // RFC 4616: [authzid] NUL authcid NUL passwd
+        const std::string& a = answers[0];
+        auto first = a.find('\0');
+        auto second = first == std::string::npos ? first : a.find('\0', first + 1);
+        if (second == std::string::npos)
+            co_return refuse_with("501 5.5.2 Error: malformed PLAIN response");
+        user = a.substr(first + 1, second - first - 1);
+        password = a.substr(second + 1);
+    } else {
+        user = answers[0];
+        password = answers[1];
+    }
+    if (user.empty() || !opt_.authenticate(user, password))
+        co_return refuse_with("535 5.7.8 Error: authentication failed");
+    client_.auth_user = user;
+    reply("235 2.7.0 Authentication successful");
+    co_return true;
+}
+
+void ServerSession::on_mail(const Command& cmd) {
+    auto refuse_with = [&](std::string text) {
+        reply(text);
+        (void)too_many_errors();
+    };
+    if (!greeted_) return refuse_with("503 5.5.1 Error: send HELO/EHLO first");
+    if (tx_.active) return refuse_with("503 5.5.1 Error: nested MAIL command");
+    // RFC 1870 §6.1: refuse at MAIL what would be too big anyway.
+    if (cmd.mail.size && *cmd.mail.size > opt_.max_message_size)
+        return reply("552 5.3.4 Message size exceeds fixed limit");
+    tx_ = Transaction{};
+    tx_.active = true;
+    Envelope& e = tx_.envelope;
+    e.sender = cmd.path.address;
+    e.body = cmd.mail.body;
+    e.smtputf8 = cmd.mail.smtputf8;
+    e.ret = cmd.mail.ret;
+    e.envid = cmd.mail.envid;
+    e.size = cmd.mail.size;
+    reply("250 2.1.0 Ok");
+}
+
+void ServerSession::on_rcpt(const Command& cmd) {
+    if (!tx_.active) {
+        reply("503 5.5.1 Error: need MAIL command");
+        (void)too_many_errors();
+        return;
+    }
+    // RFC 6531 §3.4: UTF-8 recipients only in an SMTPUTF8 transaction.
+    if (cmd.path.utf8 && !tx_.envelope.smtputf8)
+        return reply("553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+    if (tx_.envelope.recipients.size() >= opt_.max_recipients)
+        return reply("452 4.5.3 Error: too many recipients");
+    // SPEC §3: never an open relay; only allowed or authenticated clients get through.
+    if (client_.auth_user.empty() && !opt_.allowed(client_))
+        return reply("554 5.7.1 <" + cmd.path.address + ">: Relay access denied");
+    tx_.envelope.recipients.push_back({cmd.path.address, cmd.rcpt.notify, cmd.rcpt.orcpt});
+    reply("250 2.1.5 Ok");
+}
+
+// Reads the message into `writer`; returns the reply to send, or nullopt when the
+// connection must close (timeout, lost connection, smuggling attempt; reply queued).
+awaitable<std::optional<std::string>> ServerSession::receive_data(MessageWriter* writer) {
+    DataReader reader(DataLimits{opt_.max_line, opt_.max_message_size});
+    std::string chunk;
+    bool stored = true;
+    while (!reader.done()) {
+        if (!stream_.has_buffered()) {
+            error_code ec = co_await stream_.fill(opt_.timeouts.get(Step::data_in));
+            if (ec == boost::asio::error::timed_out)
+                reply("421 4.4.2 " + opt_.hostname + " Error: timeout exceeded");
+            if (ec) co_return std::nullopt;
+        }
+        chunk.clear();
+        stream_.consume(reader.feed(stream_.buffered(), chunk));
+        if (reader.error() && smuggling(*reader.error())) {
+            // SPEC §3: bare CR/LF in DATA is refused, and nothing after it is trusted.
+            reply("550 5.5.2 Error: " + std::string(to_string(*reader.error())));
+            co_return std::nullopt;
+        }
+        if (!chunk.empty() && stored && !reader.error()) stored = co_await writer->write(chunk);
+    }
+    if (reader.error() == DataError::too_big) co_return "552 5.3.4 Error: message file too big";
+    if (reader.error() == DataError::line_too_long) co_return "500 5.5.2 Error: line too long";
+    if (!stored) co_return "452 4.3.1 Insufficient system storage";
+    co_return "";
+}
+
+awaitable<bool> ServerSession::on_data() {
+    if (!tx_.active) {
+        reply("503 5.5.1 Error: need MAIL command");
+        co_return !too_many_errors();
+    }
+    if (tx_.envelope.recipients.empty()) {
+        reply("554 5.5.1 Error: no valid recipients");
+        co_return !too_many_errors();
+    }
+    auto writer = sink_.open(client_, tx_.envelope);
+    if (!writer) {
+        reply("452 4.3.1 Insufficient system storage");
+        co_return true;
+    }
+    reply("354 End data with <CR><LF>.<CR><LF>");
+    bool sent = co_await flush();
+    if (!sent) {
+        writer->abort();
+        co_return false;
+    }
+    auto outcome = co_await receive_data(writer.get());
+    tx_ = Transaction{};
+    if (!outcome) {
+        writer->abort();
+        co_return false;
+    }
+    if (!outcome->empty()) {
+        writer->abort();
+        reply(*outcome);
+        co_return true;
+    }
+    SinkResult result = co_await writer->commit();
+    if (!result.stored) {
+        writer->abort();
+        reply("452 4.3.1 Insufficient system storage");
+    } else {
+        reply("250 2.0.0 Ok: queued as " + result.queue_id);
+    }
+    co_return true;
+}
+
+awaitable<void> refuse(tcp::socket socket, std::string hostname, std::string text) {
+    LineStream stream(std::move(socket));
+    co_await stream.write("421 4.7.0 " + hostname + " " + text + "\r\n", std::chrono::seconds(10));
+    stream.close();
+}
+
+}  // namespace dr::smtp

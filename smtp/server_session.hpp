@@ -1,0 +1,112 @@
+// The inbound SMTP dialogue (SPEC §3; RFC 5321, 3207 STARTTLS, 2920 PIPELINING, 4954 AUTH):
+// one coroutine per accepted connection. Entry points: ServerSession::run, MessageSink, refuse().
+// Every failure becomes an SMTP reply; the message is accepted (250) only after the sink stored it.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "smtp/command.hpp"
+#include "smtp/envelope.hpp"
+#include "smtp/line_stream.hpp"
+#include "smtp/steps.hpp"
+
+namespace dr::smtp {
+
+// What the sink and the access hook know about the client.
+struct ClientInfo {
+    tcp::endpoint peer;
+    std::string helo;    // the EHLO/HELO argument
+    bool esmtp = false;  // EHLO, not HELO
+    bool tls = false;
+    std::string tls_version, tls_cipher;
+    std::string auth_user;  // empty: not authenticated
+    // "SMTP", "ESMTP", "ESMTPS", "ESMTPSA" (RFC 3848) for a Received: header.
+    std::string protocol() const;
+};
+
+struct SinkResult {
+    bool stored = false;
+    std::string queue_id;  // shown in "250 2.0.0 Ok: queued as <id>"
+};
+
+// One message being received. write() gets the un-stuffed message with CRLF line ends in
+// pieces; commit() must return only when the message is durable (SPEC §3).
+class MessageWriter {
+  public:
+    virtual ~MessageWriter() = default;
+    virtual awaitable<bool> write(std::string_view chunk) = 0;
+    virtual awaitable<SinkResult> commit() = 0;
+    virtual void abort() = 0;  // nothing of the message may remain
+};
+
+class MessageSink {
+  public:
+    virtual ~MessageSink() = default;
+    // Called at DATA; nullptr means "cannot store now" (452 4.3.1).
+    virtual std::unique_ptr<MessageWriter> open(const ClientInfo& client, const Envelope& env) = 0;
+};
+
+struct ServerOptions {
+    std::string hostname = "localhost";
+    std::string banner = "ESMTP dane-relay";
+    boost::asio::ssl::context* tls = nullptr;  // STARTTLS is offered when set
+    // AUTH PLAIN/LOGIN is offered after STARTTLS when set (SPEC §3).
+    std::function<bool(std::string_view user, std::string_view password)> authenticate;
+    // May this client relay without authenticating? (SPEC §3: allowed_clients)
+    std::function<bool(const ClientInfo&)> allowed = [](const ClientInfo&) { return true; };
+    std::uint64_t max_message_size = 10 * 1024 * 1024;  // SIZE, 552 5.3.4
+    std::size_t max_recipients = 1000;                  // 452 4.5.3
+    std::size_t max_line = 998;   // octets without CRLF (RFC 5321 §4.5.3.1.4-6)
+    std::size_t max_errors = 20;  // then 421 and close
+    StepTimeouts timeouts;        // Step::command and Step::data_in
+};
+
+class ServerSession {
+  public:
+    ServerSession(tcp::socket socket, MessageSink& sink, const ServerOptions& options);
+    // Runs the dialogue until QUIT, an error that closes, or a timeout.
+    awaitable<void> run();
+
+  private:
+    struct Transaction {
+        bool active = false;  // MAIL accepted
+        Envelope envelope;
+    };
+
+    awaitable<bool> step(std::string line);  // false: close the connection
+    void reply(std::string_view text) { out_ += text, out_ += "\r\n"; }
+    awaitable<bool> flush();
+    awaitable<std::optional<std::string>> read_line();
+    bool too_many_errors();
+
+    awaitable<bool> on_ehlo(const Command& cmd);
+    void on_helo(const Command& cmd);
+    awaitable<bool> on_starttls();
+    awaitable<bool> on_auth(const Command& cmd);
+    void on_mail(const Command& cmd);
+    void on_rcpt(const Command& cmd);
+    awaitable<bool> on_data();
+    awaitable<std::optional<std::string>> receive_data(MessageWriter* writer);
+
+    LineStream stream_;
+    MessageSink& sink_;
+    const ServerOptions& opt_;
+    ClientInfo client_;
+    Transaction tx_;
+    bool greeted_ = false;
+    std::size_t errors_ = 0;
+    std::string out_;  // replies not yet sent (RFC 2920: flushed when the batch is read)
+};
+
+// Sends "421 4.7.0 <text>" and closes, for connections over a limit (SPEC §3).
+awaitable<void> refuse(tcp::socket socket, std::string hostname, std::string text);
+
+}  // namespace dr::smtp
