@@ -7,6 +7,7 @@
 
 #include "conf/config.hpp"
 #include "relay/check.hpp"
+#include "relay/serve.hpp"
 #include "relay/spool_admin.hpp"
 
 namespace {
@@ -15,12 +16,13 @@ constexpr const char* kUsage =
     "usage: dane-relay COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
+    "  serve   [-c FILE]             run the relay in the foreground\n"
     "  check   DOMAIN...             MX, TLSA, DNSSEC status and a live STARTTLS + DANE verdict\n"
     "  queue   [-c FILE] [list [--json]|flush|delete ID...|hold ID...|release ID...]\n"
     "                                the queue of a stopped relay\n"
     "  config  check [-c FILE]       validate a configuration file\n"
     "\n"
-    "planned (not yet available): serve, tlsa, monitor\n"
+    "planned (not yet available): tlsa, monitor\n"
     "Every command has --help. Without -c, /etc/dane-relay/dane-relay.toml is read\n"
     "when it exists, else the built-in defaults apply.\n";
 
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (cmd == "check") return dr::relay::run_check(argc - 2, argv + 2);
+    if (cmd == "serve") return dr::relay::run_serve(rest);
     if (cmd == "queue") return queue_command(rest);
     if (cmd == "config") return config_command(rest);
     std::cerr << "dane-relay: unknown command '" << cmd << "'\n\n" << kUsage;

@@ -1,0 +1,305 @@
+#include "relay/scheduler.hpp"
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "dane/destination.hpp"
+#include "relay/delivery.hpp"
+
+namespace dr::relay {
+
+namespace {
+
+std::int64_t to_us(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+std::chrono::system_clock::time_point from_us(std::int64_t us) {
+    return std::chrono::system_clock::time_point(std::chrono::microseconds(us));
+}
+double seconds(std::chrono::system_clock::duration d) {
+    return std::max(0.0, std::chrono::duration<double>(d).count());
+}
+
+smtp::Envelope outbound_envelope(const Envelope& e, const std::vector<std::size_t>& rcpts) {
+    smtp::Envelope out;
+    out.sender = e.sender;
+    out.body = e.eightbitmime ? smtp::BodyType::eight_bit_mime : smtp::BodyType::unspecified;
+    out.smtputf8 = e.smtputf8;
+    out.ret = e.ret;
+    out.envid = e.envid;
+    for (auto i : rcpts) {
+        const auto& r = e.recipients[i];
+        out.recipients.push_back({r.address, r.notify, r.orcpt});
+    }
+    return out;
+}
+
+std::string orig_to(const Recipient& r) {
+    auto semi = r.orcpt.find(';');
+    return semi == std::string::npos ? std::string() : r.orcpt.substr(semi + 1);
+}
+
+}  // namespace
+
+std::string recipient_domain(const std::string& address) {
+    auto at = address.rfind('@');
+    return at == std::string::npos ? std::string() : dane::normalize_name(address.substr(at + 1));
+}
+
+std::chrono::seconds Scheduler::backoff(const conf::QueueConfig& q, std::uint32_t attempts) {
+    auto b = q.minimal_backoff;
+    for (std::uint32_t i = 1; i < attempts && b < q.maximal_backoff; ++i) b *= 2;
+    return std::min(b, q.maximal_backoff);
+}
+
+Scheduler::Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver& resolver,
+                     asio::ssl::context& tls, Logger& log, SchedulerConfig cfg)
+    : ex_(ex),
+      spool_(spool),
+      resolver_(resolver),
+      tls_(tls),
+      log_(log),
+      cfg_(std::move(cfg)),
+      timer_(ex),
+      idle_(ex) {}
+
+void Scheduler::start() {
+    for (const auto& info : spool_.spool().list()) {
+        if (info.done()) {
+            // Final but not yet removed when we last stopped.
+            spool_.spool().remove(info.id);
+            log_.info(Role::qmgr, info.id + ": removed");
+            continue;
+        }
+        enqueue(info.id);
+    }
+}
+
+void Scheduler::enqueue(const std::string& id) {
+    auto info = spool_.spool().get(id);
+    if (!info || info->held) return;
+    if (!active_since_.count(id)) {
+        active_since_[id] = Clock::now();
+        log_.info(Role::qmgr, id + ": from=<" + info->envelope.sender +
+                                  ">, size=" + std::to_string(info->body_size) +
+                                  ", nrcpt=" + std::to_string(info->envelope.recipients.size()) +
+                                  " (queue active)");
+    }
+    const auto now = to_us(Clock::now());
+    for (std::size_t i = 0; i < info->rcpts.size(); ++i) {
+        const auto& st = info->rcpts[i];
+        if (st.status == RcptStatus::pending ||
+            (st.status == RcptStatus::deferred && st.next_attempt_us <= now))
+            add_due(id, i, recipient_domain(info->envelope.recipients[i].address));
+        else if (st.status == RcptStatus::deferred)
+            waiting_.emplace(st.next_attempt_us, std::pair{id, i});
+    }
+    arm_timer();
+    pump();
+}
+
+void Scheduler::add_due(const std::string& id, std::size_t rcpt, const std::string& domain) {
+    if (!queued_.insert({id, rcpt}).second) return;
+    due_[domain].push_back({id, rcpt});
+}
+
+void Scheduler::flush() {
+    for (auto& [when, item] : waiting_) {
+        auto info = spool_.spool().get(item.first);
+        if (info)
+            add_due(item.first, item.second,
+                    recipient_domain(info->envelope.recipients[item.second].address));
+    }
+    waiting_.clear();
+    pump();
+}
+
+void Scheduler::pump() {
+    if (stopping_) return;
+    for (auto& [domain, q] : due_) {
+        auto& per = running_per_[domain];
+        // One worker per `batch` queued recipients, within both limits.
+        while (!q.empty() && running_ < cfg_.concurrency && per < cfg_.destination_concurrency &&
+               per * cfg_.batch < q.size()) {
+            ++running_;
+            ++per;
+            asio::co_spawn(ex_, worker(domain), asio::detached);
+        }
+    }
+}
+
+void Scheduler::arm_timer() {
+    if (waiting_.empty() || stopping_) return;
+    auto delta = from_us(waiting_.begin()->first) - Clock::now();
+    timer_.expires_after(
+        std::max(std::chrono::steady_clock::duration::zero(),
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(delta)));
+    timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;  // re-armed or stopping
+        const auto now = to_us(Clock::now());
+        while (!waiting_.empty() && waiting_.begin()->first <= now) {
+            auto [id, rcpt] = waiting_.begin()->second;
+            waiting_.erase(waiting_.begin());
+            if (auto info = spool_.spool().get(id); info && !info->held) {
+                // Postfix's delays "b" counts from the retry's entry into the active queue.
+                active_since_[id] = Clock::now();
+                add_due(id, rcpt, recipient_domain(info->envelope.recipients[rcpt].address));
+            }
+        }
+        arm_timer();
+        pump();
+    });
+}
+
+asio::awaitable<void> Scheduler::worker(std::string domain) {
+    while (!stopping_) {
+        auto it = due_.find(domain);
+        if (it == due_.end() || it->second.empty()) break;
+        // Up to `batch` messages for one connection, in queue order.
+        std::vector<Work> take, keep;
+        std::set<std::string> messages;
+        for (auto& w : it->second) {
+            if (messages.count(w.id) || messages.size() < cfg_.batch) {
+                messages.insert(w.id);
+                take.push_back(std::move(w));
+            } else {
+                keep.push_back(std::move(w));
+            }
+        }
+        it->second = std::move(keep);
+        co_await deliver_batch(domain, std::move(take));
+    }
+    --running_;
+    if (--running_per_[domain] == 0) running_per_.erase(domain);
+    if (auto it = due_.find(domain); it != due_.end() && it->second.empty()) due_.erase(it);
+    if (stopping_ && running_ == 0) idle_.cancel();
+    pump();
+}
+
+asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain, std::vector<Work> work) {
+    // Group the recipients by message, keeping queue (arrival) order.
+    std::vector<std::pair<std::string, std::vector<std::size_t>>> groups;
+    for (const auto& w : work) {
+        if (groups.empty() || groups.back().first != w.id) groups.push_back({w.id, {}});
+        groups.back().second.push_back(w.rcpt);
+    }
+    std::vector<OutboundMessage> batch;
+    std::vector<MessageInfo> infos;
+    std::vector<std::vector<std::size_t>> indexes;
+    for (auto& [id, rcpts] : groups) {
+        auto info = spool_.spool().get(id);
+        std::string body;
+        std::error_code ec = info ? spool_.spool().read_body(id, body) : std::error_code();
+        if (!info || info->held || ec) {
+            if (ec) log_.warning(Role::qmgr, id + ": cannot read queue file: " + ec.message());
+            for (auto r : rcpts) queued_.erase({id, r});
+            continue;
+        }
+        batch.push_back({id, outbound_envelope(info->envelope, rcpts), std::move(body)});
+        infos.push_back(std::move(*info));
+        indexes.push_back(rcpts);
+    }
+    if (batch.empty()) co_return;
+
+    const auto t0 = Clock::now();
+    auto dest = co_await dane::resolve_destination(resolver_, domain, cfg_.policy, rng_);
+    const auto dns_time = Clock::now() - t0;
+    ConnectOptions options;
+    options.helo_name = cfg_.hostname;
+    auto report = co_await deliver(dest, batch, tls_, options);
+    for (const auto& line : report.log) log_.info(Role::smtp, line);
+
+    const auto now = Clock::now();
+    std::vector<std::vector<StatusUpdate>> updates(batch.size());
+    std::vector<bool> expired(batch.size(), false);
+    for (const auto& rr : report.recipients) {
+        const auto& info = infos[rr.message];
+        const std::size_t ri = indexes[rr.message][rr.recipient];
+        const auto arrival = from_us(info.envelope.arrival_us);
+        const auto active = active_since_.count(info.id) ? active_since_[info.id] : t0;
+        DeliveryRecord rec;
+        rec.queue_id = info.id;
+        rec.recipient = info.envelope.recipients[ri].address;
+        rec.original_recipient = orig_to(info.envelope.recipients[ri]);
+        rec.relay = rr.relay;
+        rec.conn_use = rr.conn_use;
+        rec.delay = seconds(now - arrival);
+        rec.delays[0] = seconds(active - arrival);
+        rec.delays[1] = seconds(t0 - active);
+        rec.delays[2] = seconds(dns_time + rr.setup);
+        rec.delays[3] = seconds(rr.transmission);
+        rec.dsn = rr.dsn;
+        rec.status = to_string(rr.state);
+        rec.text = rr.text;
+        log_.info(Role::smtp, format_delivery(rec));
+
+        RcptState st = info.rcpts[ri];
+        ++st.attempts;
+        st.dsn = rr.dsn;
+        st.reason = rr.text;
+        switch (rr.state) {
+            case RecipientState::sent:
+                st.status = RcptStatus::delivered;
+                break;
+            case RecipientState::bounced:
+                st.status = RcptStatus::bounced;
+                break;
+            case RecipientState::deferred:
+                // SPEC §4: past maximal_queue_lifetime a deferral becomes a bounce.
+                if (now - arrival >= cfg_.queue.maximal_queue_lifetime) {
+                    st.status = RcptStatus::bounced;
+                    expired[rr.message] = true;
+                } else {
+                    st.status = RcptStatus::deferred;
+                    st.next_attempt_us = to_us(now + backoff(cfg_.queue, st.attempts));
+                }
+                break;
+        }
+        updates[rr.message].push_back({ri, st});
+    }
+
+    for (std::size_t m = 0; m < batch.size(); ++m) {
+        const auto& id = infos[m].id;
+        auto ec = co_await spool_.async_update(id, updates[m], asio::use_awaitable);
+        for (const auto& u : updates[m]) {
+            queued_.erase({id, u.rcpt});
+            // A failed write leaves the old state on disk; retry later rather than now.
+            if (ec || u.state.status == RcptStatus::deferred)
+                waiting_.emplace(
+                    ec ? to_us(now + cfg_.queue.minimal_backoff) : u.state.next_attempt_us,
+                    std::pair{id, u.rcpt});
+        }
+        if (ec) {
+            log_.warning(Role::qmgr, id + ": cannot update queue file: " + ec.message());
+            continue;
+        }
+        if (expired[m])
+            log_.info(Role::qmgr, id + ": from=<" + infos[m].envelope.sender +
+                                      ">, status=expired, returned to sender");
+        auto info = spool_.spool().get(id);
+        if (!info || !info->done()) continue;
+        bool bounced = std::any_of(info->rcpts.begin(), info->rcpts.end(), [](const RcptState& s) {
+            return s.status == RcptStatus::bounced;
+        });
+        if (bounced && bounce_) co_await bounce_(*info, batch[m].content);
+        spool_.spool().remove(id);
+        active_since_.erase(id);
+        log_.info(Role::qmgr, id + ": removed");
+    }
+    arm_timer();
+}
+
+asio::awaitable<void> Scheduler::drain() {
+    stopping_ = true;
+    timer_.cancel();
+    while (running_ > 0) {
+        idle_.expires_at(asio::steady_timer::time_point::max());
+        boost::system::error_code ec;
+        co_await idle_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+}  // namespace dr::relay

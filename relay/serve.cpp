@@ -1,0 +1,295 @@
+#include "relay/serve.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <list>
+#include <map>
+
+#include "dane/verify.hpp"
+#include "relay/scheduler.hpp"
+#include "relay/spool_sink.hpp"
+
+namespace dr::relay {
+
+namespace {
+
+using tcp = asio::ip::tcp;
+
+constexpr const char* kDefaultConfig = "/etc/dane-relay/dane-relay.toml";
+
+// What a session needs from the config; replaced as a whole on SIGHUP.
+struct Inbound {
+    smtp::ServerOptions options;
+    std::vector<conf::Cidr> allowed;
+    unsigned max_connections = 100;
+    unsigned max_per_client = 50;
+};
+
+std::shared_ptr<Inbound> make_inbound(const conf::Config& cfg, asio::ssl::context* server_tls) {
+    auto in = std::make_shared<Inbound>();
+    in->allowed = cfg.server.allowed_clients;
+    in->max_connections = cfg.server.max_connections;
+    in->max_per_client = cfg.server.max_connections_per_client;
+    auto& o = in->options;
+    o.hostname = cfg.server.hostname;
+    o.tls = server_tls;
+    o.max_message_size = cfg.server.max_message_size;
+    o.max_recipients = cfg.server.max_recipients;
+    o.timeouts.set(smtp::Step::command, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            cfg.server.command_timeout));
+    // SPEC §3: never an open relay.
+    o.allowed = [allowed = in->allowed](const smtp::ClientInfo& c) {
+        auto ip = conf::parse_ip(c.peer.address().to_string());
+        return ip && conf::matches_any(allowed, *ip);
+    };
+    return in;
+}
+
+SchedulerConfig scheduler_config(const conf::Config& cfg) {
+    SchedulerConfig s;
+    s.queue = cfg.queue;
+    s.policy = cfg.policy;
+    s.hostname = cfg.server.hostname;
+    s.concurrency = cfg.queue.concurrency;
+    s.destination_concurrency = cfg.queue.destination_concurrency;
+    return s;
+}
+
+// SPEC §3: bind first, then drop root.
+std::string drop_privileges(const std::string& user) {
+    if (::getuid() != 0 || user.empty()) return {};
+    struct passwd* pw = ::getpwnam(user.c_str());
+    if (!pw) return "user " + user + " does not exist ([server] user)";
+    if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
+        return "cannot switch to user " + user + ": " + std::strerror(errno);
+    return {};
+}
+
+class Daemon {
+  public:
+    Daemon(conf::Config cfg, std::string file, Logger& log)
+        : cfg_(std::move(cfg)),
+          file_(std::move(file)),
+          log_(log),
+          client_tls_(asio::ssl::context::tls_client),
+          signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+
+    int run() {
+        if (!dane::enable_dane(client_tls_.native_handle()))
+            return fail("OpenSSL has no DANE support");
+        client_tls_.set_default_verify_paths();
+        if (!cfg_.tls.cert.empty()) {
+            server_tls_.emplace(asio::ssl::context::tls_server);
+            boost::system::error_code ec;
+            server_tls_->use_certificate_chain_file(cfg_.tls.cert, ec);
+            if (!ec) server_tls_->use_private_key_file(cfg_.tls.key, asio::ssl::context::pem, ec);
+            if (ec) return fail("cannot load [tls] certificate or key: " + ec.message());
+        }
+        for (const auto& ep : cfg_.server.listen)
+            if (auto err = listen(ep); !err.empty()) return fail(err);
+        if (auto err = drop_privileges(cfg_.server.user); !err.empty()) return fail(err);
+        std::error_code ec;
+        spool_ = Spool::open(SpoolOptions{cfg_.spool.dir}, ec);
+        if (!spool_) return fail("cannot open spool " + cfg_.spool.dir + ": " + ec.message());
+        async_ = std::make_unique<AsyncSpool>(*spool_, 8);
+        try {
+            resolver_ = std::make_unique<dane::Resolver>(io_.get_executor(), cfg_.dns);
+        } catch (const dane::ResolverError& e) {
+            return fail(e.what());
+        }
+        inbound_ = make_inbound(cfg_, server_tls_ ? &*server_tls_ : nullptr);
+        scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
+                                                 client_tls_, log_, scheduler_config(cfg_));
+        sink_ =
+            std::make_unique<SpoolSink>(*async_, log_, cfg_.server.hostname,
+                                        [this](const std::string& id) { scheduler_->enqueue(id); });
+        asio::co_spawn(io_, start(), asio::detached);
+        io_.run();
+        return status_;
+    }
+
+  private:
+    int fail(const std::string& why) {
+        log_.warning(Role::master, "fatal: " + why);
+        std::cerr << "dane-relay serve: " << why << "\n";
+        return 1;
+    }
+
+    std::string listen(const conf::Endpoint& ep) {
+        try {
+            tcp::endpoint where(asio::ip::make_address(ep.address.to_string()), ep.port);
+            auto& a = acceptors_.emplace_back(io_);
+            a.open(where.protocol());
+            a.set_option(tcp::acceptor::reuse_address(true));
+            if (where.address().is_v6()) a.set_option(asio::ip::v6_only(true));
+            a.bind(where);
+            a.listen();
+        } catch (const boost::system::system_error& e) {
+            return "cannot listen on " + ep.to_string() + ": " + e.code().message();
+        }
+        return {};
+    }
+
+    asio::awaitable<void> start() {
+        try {
+            co_await resolver_->ensure_validating();  // SPEC §7: no silent downgrade
+        } catch (const dane::ResolverError& e) {
+            status_ = fail(e.what());
+            io_.stop();
+            co_return;
+        }
+        const auto& rec = spool_->recovery();
+        log_.info(Role::master, "daemon started -- version 0.1.0, configuration " +
+                                    (file_.empty() ? std::string("built-in defaults") : file_) +
+                                    ", " + std::to_string(rec.messages) + " queued message(s)");
+        scheduler_->start();
+        for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(a), asio::detached);
+        wait_signal();
+    }
+
+    void wait_signal() {
+        signals_.async_wait([this](boost::system::error_code ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                reload();
+                wait_signal();
+                return;
+            }
+            log_.info(Role::master, "terminating on signal " + std::to_string(sig));
+            for (auto& a : acceptors_) a.close();
+            asio::co_spawn(io_, stop(), asio::detached);
+        });
+    }
+
+    asio::awaitable<void> stop() {
+        co_await scheduler_->drain();
+        io_.stop();  // inbound sessions still in DATA got no 250: their client keeps the mail
+    }
+
+    void reload() {
+        try {
+            conf::Config fresh = file_.empty() ? conf::Config{} : conf::load_config(file_);
+            inbound_ = make_inbound(fresh, server_tls_ ? &*server_tls_ : nullptr);
+            scheduler_->reconfigure(scheduler_config(fresh));
+            cfg_.policy = fresh.policy;
+            log_.info(Role::master, "reload -- version 0.1.0, configuration " + file_);
+        } catch (const conf::ConfigError& e) {
+            log_.warning(
+                Role::master,
+                std::string("configuration not reloaded, keeping the old one: ") + e.what());
+        }
+    }
+
+    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+        while (acceptor.is_open()) {
+            boost::system::error_code ec;
+            tcp::socket socket =
+                co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                if (ec == asio::error::operation_aborted) co_return;
+                continue;
+            }
+            auto in = inbound_;
+            auto peer = socket.remote_endpoint(ec);
+            if (ec) continue;
+            std::string addr = peer.address().to_string();
+            if (total_ >= in->max_connections || per_client_[addr] >= in->max_per_client) {
+                log_.warning(Role::smtpd, "Connection limit exceeded for " + client_name(peer));
+                asio::co_spawn(io_,
+                               smtp::refuse(std::move(socket), in->options.hostname,
+                                            "Error: too many connections from " + addr),
+                               asio::detached);
+                continue;
+            }
+            asio::co_spawn(io_, session(std::move(socket), peer, in), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> session(tcp::socket socket, tcp::endpoint peer,
+                                  std::shared_ptr<Inbound> in) {
+        const std::string addr = peer.address().to_string();
+        ++total_;
+        ++per_client_[addr];
+        log_.info(Role::smtpd, "connect from " + client_name(peer));
+        try {
+            smtp::ServerSession s(std::move(socket), *sink_, in->options);
+            co_await s.run();
+        } catch (const std::exception& e) {
+            log_.warning(Role::smtpd, "session with " + client_name(peer) + " ended: " + e.what());
+        }
+        log_.info(Role::smtpd, "disconnect from " + client_name(peer));
+        --total_;
+        if (--per_client_[addr] == 0) per_client_.erase(addr);
+    }
+
+    conf::Config cfg_;
+    std::string file_;
+    Logger& log_;
+    asio::io_context io_;
+    asio::ssl::context client_tls_;
+    std::optional<asio::ssl::context> server_tls_;
+    asio::signal_set signals_;
+    std::list<tcp::acceptor> acceptors_;
+    std::unique_ptr<Spool> spool_;
+    std::unique_ptr<AsyncSpool> async_;
+    std::unique_ptr<dane::Resolver> resolver_;
+    std::shared_ptr<Inbound> inbound_;
+    std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<SpoolSink> sink_;
+    unsigned total_ = 0;
+    std::map<std::string, unsigned> per_client_;
+    int status_ = 0;
+};
+
+}  // namespace
+
+int run_serve(std::vector<std::string> args) {
+    std::string file;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {
+            file = args[++i];
+        } else if (args[i] == "--help" || args[i] == "-h") {
+            std::cout << "usage: dane-relay serve [-c FILE]\n\nRuns the relay in the foreground "
+                         "until SIGTERM; SIGHUP reloads FILE.\nWithout -c, "
+                      << kDefaultConfig << " when it exists, else the built-in defaults.\n";
+            return 0;
+        } else {
+            std::cerr << "dane-relay serve: unexpected argument " << args[i] << "\n";
+            return 2;
+        }
+    }
+    if (file.empty() && std::filesystem::exists(kDefaultConfig)) file = kDefaultConfig;
+    conf::Config cfg;
+    try {
+        if (!file.empty()) cfg = conf::load_config(file);
+    } catch (const conf::ConfigError& e) {
+        std::cerr << e.what() << "\n";
+        return 1;
+    }
+    std::unique_ptr<Logger> log;
+    try {
+        log = Logger::open(cfg.log, cfg.server.hostname);
+    } catch (const LogError& e) {
+        std::cerr << "dane-relay serve: " << e.what() << "\n";
+        return 1;
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    Daemon d(std::move(cfg), file, *log);
+    return d.run();
+}
+
+}  // namespace dr::relay
