@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""`dane-relay serve` end to end inside the lab: swaks (a real SMTP client)
+hands mail to the relay, which delivers it to the lab's sinks with DANE.
+
+Asserts per scenario what the sinks received (over TLS, with the right
+certificate) or did not receive, the Postfix-format log lines, pflogsumm's
+counts against our own ground truth, access control, expiry, SIGHUP and
+SIGTERM. Expected outcomes come from RFC 7672 and Postfix's behaviour.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+BINARY = os.environ.get("DANE_RELAY", "build/relay/dane-relay")
+
+# recipient domain -> (status, dsn, TLS level logged for the connection or None)
+EXPECTED = {
+    "ee-good.test": ("sent", "2.0.0", "Verified"),
+    "ta-good.test": ("sent", "2.0.0", "Verified"),
+    "cname-mx.test": ("sent", "2.0.0", "Verified"),
+    "two-mx.test": ("sent", "2.0.0", "Verified"),
+    "insecure-mx.test": ("sent", "2.0.0", "Trusted"),
+    "unsigned.test": ("sent", "2.0.0", "Untrusted"),
+    "ee-badhex.test": ("deferred", "4.7.5", None),
+    "no-starttls.test": ("deferred", "4.7.4", None),
+    "bogus-mx.test": ("deferred", "4.4.3", None),
+    "null-mx.test": ("bounced", "5.1.10", None),
+    "nxdomain.test": ("bounced", "5.4.4", None),
+    "rcpt-reject.test": ("bounced", "5.1.1", None),
+}
+
+LINE = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d relay\.test dane-relay/(\w+)\[\d+\]: (.*)$")
+DELIVERY = re.compile(
+    r"^(?P<qid>[0-9A-Z]{10,16}): to=<(?P<rcpt>[^>]*)>, relay=(?P<relay>\S+), "
+    r"(conn_use=\d+, )?delay=[\d.]+, delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+, "
+    r"dsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3}), status=(?P<status>sent|deferred|bounced) \((?P<text>.*)\)$")
+
+
+class Relay:
+    def __init__(self, extra="", allowed='["127.0.0.1/32"]', lifetime="1h"):
+        self.dir = tempfile.mkdtemp(prefix="dr-serve-")
+        self.log = os.path.join(self.dir, "maillog")
+        self.conf = os.path.join(self.dir, "relay.toml")
+        self.write_conf(allowed, lifetime, extra)
+        self.proc = self.start()
+        self.wait_for(r"daemon started", 20)
+
+    def start(self):
+        with open(os.path.join(self.dir, "stderr"), "a") as err:
+            return subprocess.Popen([BINARY, "serve", "-c", self.conf], stdout=err, stderr=err)
+
+    def write_conf(self, allowed, lifetime, extra=""):
+        with open(self.conf, "w") as f:
+            f.write(f"""
+[server]
+listen = ["127.0.0.1:10025"]
+allowed_clients = {allowed}
+hostname = "relay.test"
+user = ""
+[spool]
+dir = "{self.dir}/spool"
+[queue]
+minimal_backoff = "1s"
+maximal_backoff = "2s"
+maximal_queue_lifetime = "{lifetime}"
+[dns]
+unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
+query_timeout = "5s"
+[log]
+target = "file:{self.log}"
+{extra}
+""")
+
+    def lines(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return f.read().splitlines()
+
+    def wait_for(self, pattern, timeout=30):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in self.lines():
+                if rx.search(line):
+                    return line
+            if self.proc.poll() is not None:
+                with open(os.path.join(self.dir, "stderr")) as f:
+                    raise AssertionError(f"relay exited: {f.read()}")
+            time.sleep(0.1)
+        raise AssertionError(f"no log line matching {pattern!r}:\n" + "\n".join(self.lines()))
+
+    def deliveries(self):
+        out = []
+        for line in self.lines():
+            m = LINE.match(line)
+            if m and m.group(1) == "smtp":
+                d = DELIVERY.match(m.group(2))
+                if d:
+                    out.append(d.groupdict())
+        return out
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+def swaks(to, *extra, server="127.0.0.1:10025"):
+    return subprocess.run(["swaks", "--server", server, "--from", "sender@relay.test", "--to", to,
+                           "--h-Subject", f"test for {to}", *extra],
+                          capture_output=True, text=True, timeout=60)
+
+
+class ServeLab(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        with open(os.environ["LAB_JSON"]) as f:
+            cls.lab = json.load(f)
+
+    def sink_records(self, sink):
+        path = self.lab["sinks"][sink]["log"]
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def test_scenarios_logs_and_pflogsumm(self):
+        relay = Relay()
+        try:
+            for domain in EXPECTED:
+                p = swaks(f"user@{domain}")
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertRegex(p.stdout, r"<[-~]  250 2\.0\.0 Ok: queued as [0-9A-Z]{10,16}")
+            for domain in EXPECTED:
+                relay.wait_for(rf"to=<user@{re.escape(domain)}>")
+            # The deferred ones must have been retried at least once.
+            for domain, (status, _, _) in EXPECTED.items():
+                if status == "deferred":
+                    relay.wait_for(rf"to=<user@{re.escape(domain)}>.*delays=.*status=deferred", 10)
+        finally:
+            self.assertEqual(relay.stop(), 0, "SIGTERM: clean exit")
+        lines = relay.lines()
+        for line in lines:
+            self.assertRegex(line, LINE, "every line in Postfix's syslog format")
+        first = {}
+        for d in relay.deliveries():
+            first.setdefault(d["rcpt"].split("@")[1], d)
+        for domain, (status, dsn, level) in EXPECTED.items():
+            with self.subTest(domain=domain):
+                d = first[domain]
+                self.assertEqual((d["status"], d["dsn"]), (status, dsn), d)
+                if level:
+                    host = d["relay"].split("[")[0]
+                    self.assertTrue(any(f"{level} TLS connection established to {host}[" in l
+                                        for l in lines), f"{level} TLS line for {host}")
+                    self.check_sink_got_it(domain, host)
+        self.check_no_plaintext_to_dane_hosts()
+        self.check_pflogsumm(relay)
+
+    def check_sink_got_it(self, domain, host):
+        sink = self.lab["hosts"][host]["sink"] if host in self.lab["hosts"] else host
+        got = [m for r in self.sink_records(sink) for m in r["messages"]
+               if f"user@{domain}" in m["rcpt_to"]]
+        self.assertEqual(len(got), 1, f"{sink} received the message once")
+        self.assertTrue(got[0]["tls"], "over TLS")
+        self.assertEqual(got[0]["mail_from"], "sender@relay.test")
+
+    def check_no_plaintext_to_dane_hosts(self):
+        # RFC 7672 §2.2: a host with a secure usable TLSA RRset never gets plaintext.
+        for name, host in self.lab["hosts"].items():
+            if host.get("tlsa_dnssec") != "secure":
+                continue
+            if not any(t["usage"] in (2, 3) for t in host.get("tlsa", [])):
+                continue
+            for rec in self.sink_records(host["sink"]):
+                for m in rec["messages"]:
+                    self.assertTrue(m["tls"], f"plaintext mail reached DANE host {name}")
+
+    def check_pflogsumm(self, relay):
+        p = subprocess.run(["pflogsumm", "--syslog-name=dane-relay", relay.log],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        def count(label):
+            m = re.search(rf"^\s*(\d+)\s+{label}\b", p.stdout, re.M)
+            self.assertIsNotNone(m, f"pflogsumm has no '{label}' line:\n{p.stdout[:800]}")
+            return int(m.group(1))
+        want = {s: sum(1 for v in EXPECTED.values() if v[0] == s)
+                for s in ("sent", "deferred", "bounced")}
+        self.assertEqual(count("received"), len(EXPECTED))
+        self.assertEqual(count("delivered"), want["sent"])
+        self.assertEqual(count("deferred"), want["deferred"])
+        self.assertEqual(count("bounced"), want["bounced"])
+
+    def test_not_an_open_relay(self):
+        relay = Relay(allowed='["127.0.0.1/32"]')
+        try:
+            p = swaks("user@ee-good.test", "--local-interface", "127.0.0.2")
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("554 5.7.1", p.stdout)
+            self.assertIn("Relay access denied", p.stdout)
+            time.sleep(0.5)
+            self.assertFalse(any("client=" in l for l in relay.lines()), "nothing queued")
+            self.assertEqual(os.listdir(os.path.join(relay.dir, "spool", "queue")), [])
+        finally:
+            self.assertEqual(relay.stop(), 0)
+
+    def test_expired_mail_is_returned(self):
+        relay = Relay(lifetime="3s")
+        try:
+            self.assertEqual(swaks("user@ee-badhex.test").returncode, 0)
+            relay.wait_for(r"status=expired, returned to sender", 30)
+            line = relay.wait_for(r"to=<user@ee-badhex\.test>.*status=deferred")
+            self.assertIn("dsn=4.7.5", line)
+            relay.wait_for(r": removed$", 10)
+        finally:
+            relay.stop()
+
+    def test_sighup_keeps_old_config_when_new_is_bad(self):
+        relay = Relay()
+        try:
+            with open(relay.conf, "a") as f:
+                f.write("\n[server]\nbogus = 1\n")
+            relay.proc.send_signal(signal.SIGHUP)
+            relay.wait_for(r"configuration not reloaded, keeping the old one: .*relay\.toml:\d+:\d+")
+            self.assertEqual(swaks("user@ee-good.test").returncode, 0)
+            relay.wait_for(r"to=<user@ee-good\.test>.*status=sent")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+
+    def test_queue_survives_restart(self):
+        relay = Relay()
+        self.assertEqual(swaks("user@no-starttls.test").returncode, 0)
+        relay.wait_for(r"to=<user@no-starttls\.test>.*status=deferred")
+        relay.stop(signal.SIGKILL)
+        relay.proc = relay.start()
+        try:
+            relay.wait_for(r"daemon started .*, 1 queued message", 20)
+        finally:
+            relay.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
