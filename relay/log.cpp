@@ -112,7 +112,16 @@ std::unique_ptr<Logger> Logger::open(const conf::LogConfig& cfg, std::string hos
             return std::make_unique<StreamLogger>(STDERR_FILENO, false, std::move(hostname),
                                                   cfg.syslog_name);
         case Kind::syslog:
-            return std::make_unique<SyslogLogger>(cfg.syslog_name);
+            // Containers often have no syslog daemon: say so once and use
+            // stderr (journald and container runtimes collect it) rather
+            // than refusing to start on the default configuration.
+            try {
+                return std::make_unique<SyslogLogger>(cfg.syslog_name);
+            } catch (const LogError& e) {
+                std::fprintf(stderr, "dane-relay: %s; logging to stderr\n", e.what());
+                return std::make_unique<StreamLogger>(STDERR_FILENO, false, std::move(hostname),
+                                                      cfg.syslog_name);
+            }
         case Kind::file: {
             const std::string& path = cfg.target.path;
             int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

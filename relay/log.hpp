@@ -3,6 +3,7 @@
 // pflogsumm and existing parsers read our logs unchanged. Entry points: Logger::open (targets
 // syslog, stderr, file:PATH), Logger::info/warning, format_delivery(), format_delay().
 // A target that cannot be opened is a start-up error (LogError); write errors are dropped.
+// Without a syslog socket (/dev/log), the syslog target falls back to stderr.
 #pragma once
 
 #include <chrono>

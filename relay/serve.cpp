@@ -124,7 +124,7 @@ class Daemon {
 
   private:
     int fail(const std::string& why) {
-        log_.warning(Role::master, "fatal: " + why);
+        log_.fatal(Role::master, why);
         std::cerr << "dane-relay serve: " << why << "\n";
         return 1;
     }
@@ -279,6 +279,11 @@ int run_serve(std::vector<std::string> args) {
     } catch (const conf::ConfigError& e) {
         std::cerr << e.what() << "\n";
         return 1;
+    }
+    if (cfg.server.hostname.empty()) {
+        char name[256] = {};
+        ::gethostname(name, sizeof name - 1);
+        cfg.server.hostname = name[0] ? name : "localhost";
     }
     std::unique_ptr<Logger> log;
     try {
