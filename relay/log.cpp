@@ -82,9 +82,7 @@ class SyslogLogger : public Logger {
         std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", "/dev/log");
         if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
             if (fd_ >= 0) ::close(fd_);
-            throw LogError(
-                "cannot connect to /dev/log: is a syslog daemon running? (or use "
-                "[log] target = \"stderr\" or \"file:/path\")");
+            throw LogError("no syslog daemon listens on /dev/log");
         }
     }
     ~SyslogLogger() override { ::close(fd_); }

@@ -36,6 +36,7 @@ class Logger {
     void warning(Role role, std::string_view text) {
         write(role, 4, "warning: " + std::string(text));
     }
+    void fatal(Role role, std::string_view text) { write(role, 2, "fatal: " + std::string(text)); }
 
   protected:
     virtual void write(Role role, int severity, std::string_view text) = 0;
