@@ -65,8 +65,9 @@ struct LastFailure {
 
 class Attempt {
   public:
-    Attempt(const dane::Destination& d, const std::vector<OutboundMessage>& batch)
-        : d_(d), batch_(batch) {
+    Attempt(const dane::Destination& d, const std::vector<OutboundMessage>& batch,
+            ProgressHook progress)
+        : d_(d), batch_(batch), progress_(std::move(progress)) {
         for (std::size_t m = 0; m < batch.size(); ++m)
             for (std::size_t r = 0; r < batch[m].envelope.recipients.size(); ++r)
                 pending_[{m, r}] = true;
@@ -131,6 +132,11 @@ class Attempt {
                         break;
                 }
             }
+            if (progress_ && reported_ < report_.recipients.size()) {
+                auto first = reported_;
+                reported_ = report_.recipients.size();
+                co_await progress_(report_.recipients, first);
+            }
         }
         if (conn.session->usable()) co_await conn.session->quit();
     }
@@ -182,14 +188,17 @@ class Attempt {
     std::map<std::pair<std::size_t, std::size_t>, bool> pending_;
     LastFailure last_;
     AttemptReport report_;
+    ProgressHook progress_;
+    std::size_t reported_ = 0;  // results already passed to progress_
 };
 
 }  // namespace
 
 asio::awaitable<AttemptReport> deliver(const dane::Destination& destination,
                                        const std::vector<OutboundMessage>& batch,
-                                       asio::ssl::context& tls, const ConnectOptions& options) {
-    Attempt attempt(destination, batch);
+                                       asio::ssl::context& tls, const ConnectOptions& options,
+                                       ProgressHook progress) {
+    Attempt attempt(destination, batch, std::move(progress));
     co_return co_await attempt.run(tls, options);
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,8 +52,16 @@ struct AttemptReport {
 enum class FailureAction { bounce, next_host, defer };
 FailureAction decide_failure(const smtp::DeliveryStatus& status, bool last_host);
 
+// Called after each message's transaction with the results recorded so far
+// (`all`) and the index of the first one not yet reported, so the caller can
+// make them durable before the next message goes out: SPEC §4 allows a second
+// delivery only in the window between the remote 250 and our status write.
+using ProgressHook = std::function<asio::awaitable<void>(const std::vector<RecipientResult>& all,
+                                                         std::size_t first_new)>;
+
 asio::awaitable<AttemptReport> deliver(const dane::Destination& destination,
                                        const std::vector<OutboundMessage>& batch,
-                                       asio::ssl::context& tls, const ConnectOptions& options);
+                                       asio::ssl::context& tls, const ConnectOptions& options,
+                                       ProgressHook progress = {});
 
 }  // namespace dr::relay

@@ -209,73 +209,46 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain, std::v
     const auto dns_time = Clock::now() - t0;
     ConnectOptions options;
     options.helo_name = cfg_.hostname;
-    auto report = co_await deliver(dest, batch, tls_, options);
-    for (const auto& line : report.log) log_.info(Role::smtp, line);
-
-    const auto now = Clock::now();
-    std::vector<std::vector<StatusUpdate>> updates(batch.size());
     std::vector<bool> expired(batch.size(), false);
-    for (const auto& rr : report.recipients) {
-        const auto& info = infos[rr.message];
-        const std::size_t ri = indexes[rr.message][rr.recipient];
-        const auto arrival = from_us(info.envelope.arrival_us);
-        const auto active = active_since_.count(info.id) ? active_since_[info.id] : t0;
-        DeliveryRecord rec;
-        rec.queue_id = info.id;
-        rec.recipient = info.envelope.recipients[ri].address;
-        rec.original_recipient = orig_to(info.envelope.recipients[ri]);
-        rec.relay = rr.relay;
-        rec.conn_use = rr.conn_use;
-        rec.delay = seconds(now - arrival);
-        rec.delays[0] = seconds(active - arrival);
-        rec.delays[1] = seconds(t0 - active);
-        rec.delays[2] = seconds(dns_time + rr.setup);
-        rec.delays[3] = seconds(rr.transmission);
-        rec.dsn = rr.dsn;
-        rec.status = to_string(rr.state);
-        rec.text = rr.text;
-        log_.info(Role::smtp, format_delivery(rec));
 
-        RcptState st = info.rcpts[ri];
-        ++st.attempts;
-        st.dsn = rr.dsn;
-        st.reason = rr.text;
-        switch (rr.state) {
-            case RecipientState::sent:
-                st.status = RcptStatus::delivered;
-                break;
-            case RecipientState::bounced:
-                st.status = RcptStatus::bounced;
-                break;
-            case RecipientState::deferred:
-                // SPEC §4: past maximal_queue_lifetime a deferral becomes a bounce.
-                if (now - arrival >= cfg_.queue.maximal_queue_lifetime) {
-                    st.status = RcptStatus::bounced;
-                    expired[rr.message] = true;
-                } else {
-                    st.status = RcptStatus::deferred;
-                    st.next_attempt_us = to_us(now + backoff(cfg_.queue, st.attempts));
-                }
-                break;
+    // Logs and makes durable the results from `first` on, one spool write per
+    // message; runs after every transaction (see ProgressHook).
+    std::size_t applied = 0;
+    auto apply = [&](const std::vector<RecipientResult>& all,
+                     std::size_t first) -> asio::awaitable<void> {
+        const auto now = Clock::now();
+        std::map<std::size_t, std::vector<StatusUpdate>> updates;
+        for (std::size_t i = first; i < all.size(); ++i) {
+            const auto& rr = all[i];
+            const auto& info = infos[rr.message];
+            const std::size_t ri = indexes[rr.message][rr.recipient];
+            log_.info(Role::smtp, format_delivery(record_of(info, ri, rr, t0, dns_time, now)));
+            RcptState st = next_state(info.rcpts[ri], rr, info.envelope.arrival_us, now);
+            if (rr.state == RecipientState::deferred && st.status == RcptStatus::bounced)
+                expired[rr.message] = true;
+            updates[rr.message].push_back({ri, st});
         }
-        updates[rr.message].push_back({ri, st});
-    }
+        applied = all.size();
+        for (auto& [m, ups] : updates) {
+            const auto& id = infos[m].id;
+            auto ec = co_await spool_.async_update(id, ups, asio::use_awaitable);
+            for (const auto& u : ups) {
+                queued_.erase({id, u.rcpt});
+                // A failed write leaves the old state on disk; retry later, not now.
+                if (ec || u.state.status == RcptStatus::deferred)
+                    waiting_.emplace(
+                        ec ? to_us(now + cfg_.queue.minimal_backoff) : u.state.next_attempt_us,
+                        std::pair{id, u.rcpt});
+            }
+            if (ec) log_.warning(Role::qmgr, id + ": cannot update queue file: " + ec.message());
+        }
+    };
+    auto report = co_await deliver(dest, batch, tls_, options, apply);
+    for (const auto& line : report.log) log_.info(Role::smtp, line);
+    if (applied < report.recipients.size()) co_await apply(report.recipients, applied);
 
     for (std::size_t m = 0; m < batch.size(); ++m) {
         const auto& id = infos[m].id;
-        auto ec = co_await spool_.async_update(id, updates[m], asio::use_awaitable);
-        for (const auto& u : updates[m]) {
-            queued_.erase({id, u.rcpt});
-            // A failed write leaves the old state on disk; retry later rather than now.
-            if (ec || u.state.status == RcptStatus::deferred)
-                waiting_.emplace(
-                    ec ? to_us(now + cfg_.queue.minimal_backoff) : u.state.next_attempt_us,
-                    std::pair{id, u.rcpt});
-        }
-        if (ec) {
-            log_.warning(Role::qmgr, id + ": cannot update queue file: " + ec.message());
-            continue;
-        }
         if (expired[m])
             log_.info(Role::qmgr, id + ": from=<" + infos[m].envelope.sender +
                                       ">, status=expired, returned to sender");
@@ -290,6 +263,54 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain, std::v
         log_.info(Role::qmgr, id + ": removed");
     }
     arm_timer();
+}
+
+DeliveryRecord Scheduler::record_of(const MessageInfo& info, std::size_t ri,
+                                    const RecipientResult& rr, Clock::time_point t0,
+                                    Clock::duration dns_time, Clock::time_point now) const {
+    const auto arrival = from_us(info.envelope.arrival_us);
+    auto it = active_since_.find(info.id);
+    const auto active = it != active_since_.end() ? it->second : t0;
+    DeliveryRecord rec;
+    rec.queue_id = info.id;
+    rec.recipient = info.envelope.recipients[ri].address;
+    rec.original_recipient = orig_to(info.envelope.recipients[ri]);
+    rec.relay = rr.relay;
+    rec.conn_use = rr.conn_use;
+    rec.delay = seconds(now - arrival);
+    rec.delays[0] = seconds(active - arrival);
+    rec.delays[1] = seconds(t0 - active);
+    rec.delays[2] = seconds(dns_time + rr.setup);
+    rec.delays[3] = seconds(rr.transmission);
+    rec.dsn = rr.dsn;
+    rec.status = to_string(rr.state);
+    rec.text = rr.text;
+    return rec;
+}
+
+RcptState Scheduler::next_state(RcptState st, const RecipientResult& rr, std::int64_t arrival_us,
+                                Clock::time_point now) const {
+    ++st.attempts;
+    st.dsn = rr.dsn;
+    st.reason = rr.text;
+    switch (rr.state) {
+        case RecipientState::sent:
+            st.status = RcptStatus::delivered;
+            break;
+        case RecipientState::bounced:
+            st.status = RcptStatus::bounced;
+            break;
+        case RecipientState::deferred:
+            // SPEC §4: past maximal_queue_lifetime a deferral becomes a bounce.
+            if (now - from_us(arrival_us) >= cfg_.queue.maximal_queue_lifetime) {
+                st.status = RcptStatus::bounced;
+            } else {
+                st.status = RcptStatus::deferred;
+                st.next_attempt_us = to_us(now + backoff(cfg_.queue, st.attempts));
+            }
+            break;
+    }
+    return st;
 }
 
 asio::awaitable<void> Scheduler::drain() {

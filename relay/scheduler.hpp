@@ -22,6 +22,7 @@
 
 #include "conf/config.hpp"
 #include "dane/resolver.hpp"
+#include "relay/delivery.hpp"
 #include "relay/log.hpp"
 #include "relay/spool_async.hpp"
 
@@ -71,6 +72,11 @@ class Scheduler {
     void arm_timer();
     asio::awaitable<void> worker(std::string domain);
     asio::awaitable<void> deliver_batch(const std::string& domain, std::vector<Work> work);
+    DeliveryRecord record_of(const MessageInfo& info, std::size_t rcpt, const RecipientResult& rr,
+                             Clock::time_point t0, Clock::duration dns_time,
+                             Clock::time_point now) const;
+    RcptState next_state(RcptState st, const RecipientResult& rr, std::int64_t arrival_us,
+                         Clock::time_point now) const;
 
     asio::any_io_executor ex_;
     AsyncSpool& spool_;
