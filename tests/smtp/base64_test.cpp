@@ -19,4 +19,6 @@ TEST(Base64, Malformed) {
     EXPECT_FALSE(base64_decode("ab==abcd"));
     EXPECT_FALSE(base64_decode("ab c"));
     EXPECT_FALSE(base64_decode("*"));
+    EXPECT_FALSE(base64_decode("RRC="));  // non-zero bits under the padding
+    EXPECT_FALSE(base64_decode("QR=="));
 }
