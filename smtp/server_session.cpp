@@ -92,13 +92,52 @@ awaitable<std::optional<std::string>> ServerSession::read_line() {
     }
 }
 
+// Postfix's order and names in "disconnect from ..." (smtpd.c); the last one is "unknown".
+constexpr std::array<std::string_view, 15> kCountNames = {
+    "helo", "ehlo", "mail", "rcpt", "data",     "bdat", "rset",   "noop",
+    "quit", "vrfy", "expn", "help", "starttls", "auth", "unknown"};
+
+std::string ServerSession::command_counts() const {
+    // Printed in Postfix's order, which differs from the Verb enum's.
+    constexpr std::array<std::size_t, 15> order = {0, 1, 12, 13, 2,  3, 4, 5,
+                                                   6, 7, 9,  10, 11, 8, 14};
+    std::string out;
+    unsigned ok = 0, total = 0;
+    for (std::size_t i : order) {
+        auto [good, all] = counts_[i];
+        if (all == 0) continue;
+        out += std::string(kCountNames[i]) + "=" + std::to_string(good);
+        if (good != all) out += "/" + std::to_string(all);
+        out += " ";
+        ok += good;
+        total += all;
+    }
+    out += "commands=" + std::to_string(ok);
+    if (ok != total) out += "/" + std::to_string(total);
+    return out;
+}
+
+void ServerSession::count(std::size_t index) {
+    ++counts_[index].second;
+    if (last_code_ == 2 || last_code_ == 3) ++counts_[index].first;
+}
+
 awaitable<bool> ServerSession::step(std::string line) {
     auto parsed = parse_command(line);
     if (!parsed.command) {
         reply(parsed.error.reply());
+        // A known verb with bad arguments counts under its own name, as in Postfix.
+        auto verb = verb_of(line);
+        count(verb ? static_cast<std::size_t>(*verb) : counts_.size() - 1);
         co_return !too_many_errors();
     }
     const Command& cmd = *parsed.command;
+    bool go_on = co_await dispatch(cmd);
+    count(static_cast<std::size_t>(cmd.verb));
+    co_return go_on;
+}
+
+awaitable<bool> ServerSession::dispatch(const Command& cmd) {
     switch (cmd.verb) {
         case Verb::ehlo:
             co_return co_await on_ehlo(cmd);
@@ -293,7 +332,7 @@ void ServerSession::on_rcpt(const Command& cmd) {
     if (tx_.envelope.recipients.size() >= opt_.max_recipients)
         return reply("452 4.5.3 Error: too many recipients");
     // SPEC §3: never an open relay; only allowed or authenticated clients get through.
-    if (client_.auth_user.empty() && !opt_.allowed(client_))
+    if (client_.auth_user.empty() && !(opt_.allowed && opt_.allowed(client_)))
         return reply("554 5.7.1 <" + cmd.path.address + ">: Relay access denied");
     tx_.envelope.recipients.push_back({cmd.path.address, cmd.rcpt.notify, cmd.rcpt.orcpt});
     reply("250 2.1.5 Ok");
