@@ -101,13 +101,30 @@ awaitable<ClientSession::ReplyOr> ClientSession::command(std::string line, Step 
 awaitable<DeliveryStatus> ClientSession::open(const tcp::endpoint& peer_ep) {
     auto start = Clock::now();
     endpoint_ = peer_ep;
-    error_code ec = co_await stream_.connect(peer_ep, opt_.timeouts.get(Step::connect));
+    DeliveryStatus st = co_await connect_and_greet();
+    if (st.ok()) st = co_await start_tls();
+    // Postfix with "may": a failed handshake is retried without TLS on a new connection
+    // (the old one is unusable). Never for "required": that is the point of DANE.
+    if (!st.ok() && handshake_failed_ && opt_.tls == TlsMode::opportunistic) {
+        stream_.reset();
+        plaintext_fallback_ = true;
+        st = co_await connect_and_greet();
+    }
+    if (!st.ok()) co_return st;
+    setup_time_ = Clock::now() - start;
+    usable_ = true;
+    co_return DeliveryStatus::success("connected to " + peer());
+}
+
+awaitable<DeliveryStatus> ClientSession::connect_and_greet() {
+    error_code ec =
+        co_await stream_.connect(endpoint_, opt_.timeouts.get(Step::connect), opt_.source_address);
     if (ec) {
         usable_ = false;
         std::string what =
             ec == boost::asio::error::timed_out ? "Connection timed out" : ec.message();
         co_return DeliveryStatus::temp(
-            "4.4.1", "connect to " + peer() + ":" + std::to_string(peer_ep.port()) + ": " + what);
+            "4.4.1", "connect to " + peer() + ":" + std::to_string(endpoint_.port()) + ": " + what);
     }
     auto g = co_await read_reply(Step::greeting);
     if (!g.reply) co_return g.failure;
@@ -118,12 +135,7 @@ awaitable<DeliveryStatus> ClientSession::open(const tcp::endpoint& peer_ep) {
         close();
         co_return st;
     }
-    DeliveryStatus st = co_await hello();
-    if (st.ok()) st = co_await start_tls();
-    if (!st.ok()) co_return st;
-    setup_time_ = Clock::now() - start;
-    usable_ = true;
-    co_return DeliveryStatus::success("connected to " + peer());
+    co_return co_await hello();
 }
 
 // RFC 5321 §3.2: EHLO first; a server that rejects it permanently gets HELO.
@@ -153,7 +165,8 @@ awaitable<DeliveryStatus> ClientSession::hello() {
 
 awaitable<DeliveryStatus> ClientSession::start_tls() {
     starttls_offered_ = caps_.starttls;
-    if (opt_.tls == TlsMode::none) co_return DeliveryStatus::success("no TLS");
+    if (opt_.tls == TlsMode::none || plaintext_fallback_)
+        co_return DeliveryStatus::success("no TLS");
     bool required = opt_.tls == TlsMode::required;
     if (!caps_.starttls) {
         if (!required) co_return DeliveryStatus::success("TLS not offered");
@@ -181,6 +194,7 @@ awaitable<DeliveryStatus> ClientSession::start_tls() {
                                                       opt_.timeouts.get(Step::tls_handshake));
     if (ec) {
         close();
+        handshake_failed_ = true;
         co_return DeliveryStatus::temp("4.7.5", "Cannot start TLS: handshake failure");
     }
     if (opt_.hooks.verify) {

@@ -46,6 +46,7 @@ struct ClientOptions {
     boost::asio::ssl::context* tls_context = nullptr;  // needed unless tls == none
     TlsHooks hooks;
     StepTimeouts timeouts;
+    std::optional<boost::asio::ip::address> source_address;  // bind before connect (unset: any)
 };
 
 struct TransactionResult {
@@ -61,7 +62,7 @@ class ClientSession {
     ClientSession(boost::asio::any_io_executor ex, ClientOptions options);
 
     // TCP connect, greeting, EHLO (HELO fallback), STARTTLS per options.tls, second EHLO.
-    // ok: ready for send(). Otherwise the connection is closed.
+    // ok: ready for send(). Otherwise the connection is closed. Call it once per session.
     awaitable<DeliveryStatus> open(const tcp::endpoint& peer);
     // One transaction; `message` is header and body with CRLF or LF line ends, not
     // dot-stuffed. DSN parameters are sent only when the server offers DSN.
@@ -78,6 +79,8 @@ class ClientSession {
     bool used_helo() const { return used_helo_; }
     bool starttls_offered() const { return starttls_offered_; }
     bool tls_active() const { return stream_.tls(); }
+    // With TlsMode::opportunistic: the handshake failed and this is a new plaintext connection.
+    bool plaintext_fallback() const { return plaintext_fallback_; }
     SSL* ssl() { return stream_.native_handle(); }
     // Bytes the server sent between its STARTTLS reply and the handshake (discarded).
     std::size_t discarded_before_tls() const { return discarded_; }
@@ -94,6 +97,7 @@ class ClientSession {
     awaitable<ReplyOr> read_reply(Step step);
     awaitable<std::optional<DeliveryStatus>> send_line(std::string line, Step step);
     awaitable<ReplyOr> command(std::string line, Step step);
+    awaitable<DeliveryStatus> connect_and_greet();
     awaitable<DeliveryStatus> hello();
     awaitable<DeliveryStatus> start_tls();
     awaitable<DeliveryStatus> transmit_body(std::string_view message);
@@ -112,6 +116,8 @@ class ClientSession {
     bool starttls_offered_ = false;
     bool usable_ = false;
     bool closing_ = false;  // the server sent 421
+    bool handshake_failed_ = false;
+    bool plaintext_fallback_ = false;
     std::size_t discarded_ = 0;
     Duration setup_time_{};
 };

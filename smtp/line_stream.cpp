@@ -36,10 +36,28 @@ awaitable<Pair> LineStream::timed(Op op, Duration timeout) {
     co_return std::get<0>(std::move(r));
 }
 
-awaitable<error_code> LineStream::connect(const tcp::endpoint& ep, Duration timeout) {
+awaitable<error_code> LineStream::connect(const tcp::endpoint& ep, Duration timeout,
+                                          std::optional<asio::ip::address> source) {
+    if (source) {
+        error_code ec;
+        sock_.open(ep.protocol(), ec);
+        if (!ec) sock_.bind(tcp::endpoint(*source, 0), ec);
+        if (ec) {
+            close();
+            co_return ec;
+        }
+    }
     auto [ec, n] = co_await timed(without_size(sock_.async_connect(ep, use_tuple)), timeout);
     if (ec) close();
     co_return ec;
+}
+
+void LineStream::reset() {
+    close();
+    tls_.reset();
+    sock_ = tcp::socket(timer_.get_executor());
+    discard_buffered();
+    bare_lf_ = false;
 }
 
 void LineStream::consume(std::size_t n) {

@@ -404,6 +404,31 @@ TEST_F(ClientPostfix, DaneMismatchIsHandshakeFailureAndNoMailFrom) {
     EXPECT_NE(line.find("starttls="), std::string::npos) << line;
 }
 
+TEST_F(ClientPostfix, OpportunisticHandshakeFailureFallsBackToPlaintext) {
+    auto o = options(TlsMode::opportunistic);
+    o.source_address = asio::ip::make_address("127.0.0.2");
+    // No cipher in common with the server: a real handshake failure.
+    o.hooks.prepare = [](SSL* ssl) {
+        SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+        return SSL_set_cipher_list(ssl, "aNULL") == 1;
+    };
+    ClientSession s(io.get_executor(), o);
+    auto st = run(s.open(tls_port()), io);
+    ASSERT_TRUE(st.ok()) << st.reason;
+    EXPECT_TRUE(s.plaintext_fallback());
+    EXPECT_FALSE(s.tls_active());
+    EXPECT_TRUE(run(s.send(envelope({"a@example.org"}), message("x")), io).status.ok());
+    run(s.quit(), io);
+    peer->mark();  // waits for Postfix to log the disconnects
+    EXPECT_NE(peer->log().find("[127.0.0.2]"), std::string::npos);  // the source address
+    // The same failure with TLS required is final.
+    o.tls = TlsMode::required;
+    ClientSession r(io.get_executor(), o);
+    auto st2 = run(r.open(tls_port()), io);
+    EXPECT_EQ(st2.reason, "Cannot start TLS: handshake failure");
+    EXPECT_FALSE(r.plaintext_fallback());
+}
+
 TEST_F(ClientPostfix, VerifyHookRefusalClosesBeforeSecondEhlo) {
     auto o = options(TlsMode::required);
     o.hooks.verify = [](SSL*) -> std::optional<DeliveryStatus> {
