@@ -210,6 +210,7 @@ std::optional<DeliveryStatus> ClientSession::precheck(const Envelope& env,
                                                       std::uint64_t size) const {
     if (!usable_)
         return DeliveryStatus::temp("4.4.2", "connection with " + peer() + " is not usable");
+    if (env.recipients.empty()) return DeliveryStatus::perm("5.5.1", "no recipients");
     // RFC 6531 §3.4: without SMTPUTF8 at the server, such a message cannot be sent.
     if (env.smtputf8 && !caps_.smtputf8)
         return DeliveryStatus::perm("5.6.7",
@@ -264,104 +265,142 @@ awaitable<DeliveryStatus> ClientSession::transmit_body(std::string_view message)
     co_return DeliveryStatus::success(r.reply->text(), r.reply->text());
 }
 
+// The state of one transaction while its replies come in.
+struct ClientSession::Attempt {
+    std::vector<std::optional<DeliveryStatus>> rcpt;  // a rejected recipient's status
+    std::optional<DeliveryStatus> failure;            // the first failure of the transaction
+    bool mail_ok = false;
+    std::size_t accepted = 0;
+    bool data_started = false;  // 354 received
+    DeliveryStatus end;         // the end-of-data outcome
+    void fail(DeliveryStatus st) {
+        if (!failure) failure = std::move(st);  // keep the first cause (e.g. MAIL rejected)
+    }
+};
+
 awaitable<TransactionResult> ClientSession::send(const Envelope& env, std::string_view message) {
-    TransactionResult res;
-    std::size_t n = env.recipients.size();
     std::uint64_t size = crlf_size(message);
     if (auto refused = precheck(env, size)) {
+        TransactionResult res;
         res.status = *refused;
-        res.recipients.assign(n, *refused);
+        res.recipients.assign(env.recipients.size(), *refused);
         co_return res;
     }
     auto start = Clock::now();
-    std::vector<std::optional<DeliveryStatus>> rcpt(n);
-    std::optional<DeliveryStatus> failure;  // of the whole transaction
-    bool mail_ok = false;
-    std::size_t accepted = 0;
+    Attempt a;
+    a.rcpt.resize(env.recipients.size());
     // RFC 2920 §3.1: MAIL, RCPT... and DATA may go in one group; replies come in order.
-    bool pipelined = caps_.pipelining;
-    std::string mail = mail_command(env, size);
-    if (pipelined) {
-        std::string group = mail + "\r\n";
-        for (const auto& r : env.recipients) group += rcpt_command(r) + "\r\n";
-        group += "DATA";
-        failure = co_await send_line(std::move(group), Step::mail);
-    } else {
-        failure = co_await send_line(mail, Step::mail);
-    }
-    if (!failure) {
-        auto r = co_await read_reply(Step::mail);
-        if (!r.reply)
-            failure = r.failure;
-        else if (r.reply->kind() != 2)
-            failure = remote_failure(*r.reply, "MAIL FROM");
-        else
-            mail_ok = true;
-    }
-    // With PIPELINING the RCPT and DATA replies must be read even after a rejected MAIL.
-    for (std::size_t i = 0; i < n && (pipelined ? usable_ || stream_.is_open() : mail_ok); ++i) {
-        if (!pipelined) {
-            failure = co_await send_line(rcpt_command(env.recipients[i]), Step::rcpt);
-            if (failure) break;
-        }
-        auto r = co_await read_reply(Step::rcpt);
-        if (!r.reply) {
-            if (!failure) failure = r.failure;  // keep a MAIL rejection as the cause
-            break;
-        }
-        if (r.reply->kind() != 2)
-            rcpt[i] = remote_failure(*r.reply, "RCPT TO");
-        else
-            ++accepted;
-    }
-    bool data_started = false;
-    if (stream_.is_open() && (pipelined || (mail_ok && accepted > 0))) {
-        ReplyOr r;
-        if (pipelined)
-            r = co_await read_reply(Step::data);
-        else
-            r = co_await command("DATA", Step::data);
-        if (!r.reply) {
-            if (!failure) failure = r.failure;
-        } else if (r.reply->code != 354) {
-            if (mail_ok && accepted > 0 && !failure) failure = remote_failure(*r.reply, "DATA");
-        } else {
-            data_started = true;
-        }
-    }
-    DeliveryStatus end;
-    if (data_started && accepted == 0) {
-        // A server that said 354 without any recipient: end the empty message.
-        co_await send_line(".", Step::end_of_data);
-        if (stream_.is_open()) co_await read_reply(Step::end_of_data);
-    } else if (data_started && !failure) {
-        end = co_await transmit_body(message);
-        if (!end.ok()) failure = end;
-    }
-    res.transmission = Clock::now() - start;
-    // Per recipient: the first failure that concerns it, else the end-of-data reply.
-    std::optional<DeliveryStatus> first_rcpt_failure;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!mail_ok && failure)
-            res.recipients.push_back(*failure);
-        else if (rcpt[i])
-            res.recipients.push_back(*rcpt[i]);
-        else if (failure)
-            res.recipients.push_back(*failure);
-        else
-            res.recipients.push_back(end);
-        if (rcpt[i] && !first_rcpt_failure) first_rcpt_failure = rcpt[i];
-    }
-    if (failure)
-        res.status = *failure;
-    else if (accepted == 0 && first_rcpt_failure)
-        res.status = *first_rcpt_failure;
+    if (caps_.pipelining)
+        co_await envelope_pipelined(env, size, a);
     else
-        res.status = end;
+        co_await envelope_stepwise(env, size, a);
+    if (a.data_started && a.accepted == 0) {
+        // A server that said 354 without any recipient: end the empty message.
+        auto failed = co_await send_line(".", Step::end_of_data);
+        if (!failed) co_await read_reply(Step::end_of_data);
+    } else if (a.data_started && !a.failure) {
+        a.end = co_await transmit_body(message);
+        if (!a.end.ok()) a.fail(a.end);
+    }
+    TransactionResult res = results(a);
+    res.transmission = Clock::now() - start;
     // A transaction left open must be reset before the connection can be reused.
-    if (mail_ok && !(data_started && end.ok()) && usable_ && !closing_) co_await reset();
+    if (a.mail_ok && !(a.data_started && a.end.ok()) && usable_ && !closing_) co_await reset();
     if (closing_) close();
     co_return res;
+}
+
+awaitable<void> ClientSession::envelope_pipelined(const Envelope& env, std::uint64_t size,
+                                                  Attempt& a) {
+    std::string group = mail_command(env, size) + "\r\n";
+    for (const auto& r : env.recipients) group += rcpt_command(r) + "\r\n";
+    group += "DATA";
+    auto failed = co_await send_line(std::move(group), Step::mail);
+    if (failed) {
+        a.fail(*failed);
+        co_return;
+    }
+    co_await read_mail_reply(a);
+    // Every reply of the group is read, even after a rejected MAIL, to stay in step.
+    for (std::size_t i = 0; i < env.recipients.size() && stream_.is_open(); ++i)
+        co_await read_rcpt_reply(i, a);
+    if (!stream_.is_open()) co_return;
+    auto r = co_await read_reply(Step::data);
+    on_data_reply(r, a);
+}
+
+awaitable<void> ClientSession::envelope_stepwise(const Envelope& env, std::uint64_t size,
+                                                 Attempt& a) {
+    auto failed = co_await send_line(mail_command(env, size), Step::mail);
+    if (failed) {
+        a.fail(*failed);
+        co_return;
+    }
+    co_await read_mail_reply(a);
+    for (std::size_t i = 0; i < env.recipients.size() && a.mail_ok && !a.failure; ++i) {
+        failed = co_await send_line(rcpt_command(env.recipients[i]), Step::rcpt);
+        if (failed)
+            a.fail(*failed);
+        else
+            co_await read_rcpt_reply(i, a);
+    }
+    if (!a.mail_ok || a.accepted == 0 || a.failure) co_return;
+    auto r = co_await command("DATA", Step::data);
+    on_data_reply(r, a);
+}
+
+awaitable<void> ClientSession::read_mail_reply(Attempt& a) {
+    auto r = co_await read_reply(Step::mail);
+    if (!r.reply)
+        a.fail(r.failure);
+    else if (r.reply->kind() != 2)
+        a.fail(remote_failure(*r.reply, "MAIL FROM"));
+    else
+        a.mail_ok = true;
+}
+
+awaitable<void> ClientSession::read_rcpt_reply(std::size_t i, Attempt& a) {
+    auto r = co_await read_reply(Step::rcpt);
+    if (!r.reply)
+        a.fail(r.failure);
+    else if (r.reply->kind() != 2)
+        a.rcpt[i] = remote_failure(*r.reply, "RCPT TO");
+    else
+        ++a.accepted;
+}
+
+void ClientSession::on_data_reply(const ReplyOr& r, Attempt& a) {
+    if (!r.reply)
+        a.fail(r.failure);
+    else if (r.reply->code == 354)
+        a.data_started = true;
+    // A rejected DATA matters only when there was something to send.
+    else if (a.mail_ok && a.accepted > 0)
+        a.fail(remote_failure(*r.reply, "DATA"));
+}
+
+// Per recipient: the first failure that concerns it, else the end-of-data reply.
+TransactionResult ClientSession::results(const Attempt& a) const {
+    TransactionResult res;
+    std::optional<DeliveryStatus> first_rcpt_failure;
+    for (const auto& rcpt : a.rcpt) {
+        if (!a.mail_ok && a.failure)
+            res.recipients.push_back(*a.failure);
+        else if (rcpt)
+            res.recipients.push_back(*rcpt);
+        else if (a.failure)
+            res.recipients.push_back(*a.failure);
+        else
+            res.recipients.push_back(a.end);
+        if (rcpt && !first_rcpt_failure) first_rcpt_failure = rcpt;
+    }
+    if (a.failure)
+        res.status = *a.failure;
+    else if (a.accepted == 0 && first_rcpt_failure)
+        res.status = *first_rcpt_failure;
+    else
+        res.status = a.end;
+    return res;
 }
 
 awaitable<DeliveryStatus> ClientSession::reset() {

@@ -100,6 +100,13 @@ class ClientSession {
     awaitable<DeliveryStatus> connect_and_greet();
     awaitable<DeliveryStatus> hello();
     awaitable<DeliveryStatus> start_tls();
+    struct Attempt;
+    awaitable<void> envelope_pipelined(const Envelope& env, std::uint64_t size, Attempt& a);
+    awaitable<void> envelope_stepwise(const Envelope& env, std::uint64_t size, Attempt& a);
+    awaitable<void> read_mail_reply(Attempt& a);
+    awaitable<void> read_rcpt_reply(std::size_t i, Attempt& a);
+    void on_data_reply(const ReplyOr& r, Attempt& a);
+    TransactionResult results(const Attempt& a) const;
     awaitable<DeliveryStatus> transmit_body(std::string_view message);
     DeliveryStatus io_failure(error_code ec, Step step);
     DeliveryStatus remote_failure(const Reply& reply, std::string_view in_reply_to) const;
