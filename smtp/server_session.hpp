@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "smtp/command.hpp"
 #include "smtp/envelope.hpp"
@@ -104,6 +105,8 @@ class ServerSession {
     void on_helo(const Command& cmd);
     awaitable<bool> on_starttls();
     awaitable<bool> on_auth(const Command& cmd);
+    awaitable<std::optional<std::vector<std::string>>> auth_exchange(
+        const std::vector<std::string>& prompts, const std::optional<std::string>& initial);
     void on_mail(const Command& cmd);
     void on_rcpt(const Command& cmd);
     awaitable<bool> on_data();
