@@ -59,8 +59,9 @@ bool ServerSession::too_many_errors() {
 awaitable<std::optional<std::string>> ServerSession::read_line() {
     std::string line;
     for (;;) {
-        // RFC 2920 §3.2: replies wait until the client's batch is consumed, then go in one write.
-        if (!stream_.has_buffered()) {
+        // RFC 2920 §3.2: replies wait until the client's batch is consumed, then go in one
+        // write; a client that pipelines without reading cannot make them pile up unbounded.
+        if (!stream_.has_buffered() || out_.size() > 16384) {
             bool sent = co_await flush();
             if (!sent) co_return std::nullopt;
         }

@@ -482,3 +482,17 @@ TEST_F(Server, RefuseSends421AndCloses) {
     EXPECT_EQ(r.line(), "421 4.7.0 relay.test.example Error: too many connections");
     EXPECT_EQ(r.line(), "<End of file>");
 }
+
+TEST_F(Server, LongPipelinedBatchIsAnsweredCompletely) {
+    start();
+    Raw r(port());
+    r.line();
+    std::string batch = "EHLO x\r\n";
+    for (int i = 0; i < 3000; ++i) batch += "NOOP\r\n";
+    batch += "QUIT\r\n";
+    r.send(batch);
+    r.reply();
+    int noops = 0;
+    for (std::string l = r.line(); l == "250 2.0.0 Ok"; l = r.line()) ++noops;
+    EXPECT_EQ(noops, 3000);
+}
