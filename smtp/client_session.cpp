@@ -287,6 +287,7 @@ awaitable<TransactionResult> ClientSession::send(const Envelope& env, std::strin
         co_return res;
     }
     auto start = Clock::now();
+    ++uses_;
     Attempt a;
     a.rcpt.resize(env.recipients.size());
     // RFC 2920 §3.1: MAIL, RCPT... and DATA may go in one group; replies come in order.

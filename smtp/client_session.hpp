@@ -85,7 +85,9 @@ class ClientSession {
     // Bytes the server sent between its STARTTLS reply and the handshake (discarded).
     std::size_t discarded_before_tls() const { return discarded_; }
     Duration setup_time() const { return setup_time_; }  // Postfix delays "c" (TCP..EHLO)
-    std::string peer() const;                            // "host[addr]"
+    // Transactions started on this connection, for Postfix's "conn_use=N" (N > 1: reused).
+    std::size_t uses() const { return uses_; }
+    std::string peer() const;  // "host[addr]"
     const tcp::endpoint& endpoint() const { return endpoint_; }
 
   private:
@@ -126,6 +128,7 @@ class ClientSession {
     bool handshake_failed_ = false;
     bool plaintext_fallback_ = false;
     std::size_t discarded_ = 0;
+    std::size_t uses_ = 0;
     Duration setup_time_{};
 };
 

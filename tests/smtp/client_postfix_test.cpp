@@ -288,6 +288,7 @@ TEST_F(ClientPostfix, WithoutPipeliningAndReuseAfterRejectedContent) {
     ASSERT_TRUE(s.usable());
     auto again = run(s.send(envelope({"b@example.org"}), message("fine")), io);
     EXPECT_TRUE(again.status.ok()) << again.status.reason;
+    EXPECT_EQ(s.uses(), 2u);
     auto bad = run(s.send(envelope({"c@example.org"}, "badsender@example.org"), message("x")), io);
     EXPECT_TRUE(bad.recipients[0].permanent());
     EXPECT_NE(bad.recipients[0].reason.find("(in reply to MAIL FROM command)"), std::string::npos)
