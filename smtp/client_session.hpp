@@ -49,6 +49,18 @@ struct ClientOptions {
     std::optional<boost::asio::ip::address> source_address;  // bind before connect (unset: any)
 };
 
+// A message handed to send() in pieces, so that it need not sit in memory at once.
+class MessageSource {
+  public:
+    virtual ~MessageSource() = default;
+    // Octets with CRLF line ends, before dot-stuffing: the RFC 1870 SIZE (see crlf_size).
+    virtual std::uint64_t size() const = 0;
+    // The next piece (CRLF or LF line ends, not dot-stuffed), valid until the next call;
+    // an empty piece at the end; nullopt on a read error, which aborts the transaction
+    // (4.3.0) by closing the connection before the final ".".
+    virtual awaitable<std::optional<std::string_view>> next() = 0;
+};
+
 struct TransactionResult {
     DeliveryStatus status;                   // the transaction: ok when end of data got 2xx
     std::vector<DeliveryStatus> recipients;  // one per envelope recipient, in order
@@ -67,6 +79,8 @@ class ClientSession {
     // One transaction; `message` is header and body with CRLF or LF line ends, not
     // dot-stuffed. DSN parameters are sent only when the server offers DSN.
     awaitable<TransactionResult> send(const Envelope& envelope, std::string_view message);
+    // The same for a message read in pieces (e.g. from the spool file).
+    awaitable<TransactionResult> send(const Envelope& envelope, MessageSource& message);
     // RSET between transactions on a reused connection.
     awaitable<DeliveryStatus> reset();
     // QUIT, wait for the reply, close. Never fails: the mail is already delivered.
@@ -109,7 +123,7 @@ class ClientSession {
     awaitable<void> read_rcpt_reply(std::size_t i, Attempt& a);
     void on_data_reply(const ReplyOr& r, Attempt& a);
     TransactionResult results(const Attempt& a) const;
-    awaitable<DeliveryStatus> transmit_body(std::string_view message);
+    awaitable<DeliveryStatus> transmit_body(MessageSource& message);
     DeliveryStatus io_failure(error_code ec, Step step);
     DeliveryStatus remote_failure(const Reply& reply, std::string_view in_reply_to) const;
     std::string mail_command(const Envelope& env, std::uint64_t size) const;

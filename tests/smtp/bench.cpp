@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,20 @@ Args parse(int argc, char** argv) {
             a.tls = true;
     }
     return a;
+}
+
+// CPU seconds (user + system) used so far by a process, from /proc/<pid>/stat.
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto pos = stat.rfind(')');
+    if (pos == std::string::npos) return 0;
+    std::istringstream fields(stat.substr(pos + 2));
+    std::string skip;
+    for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt
+    double utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 long rss_kib(pid_t pid) {
@@ -168,6 +184,7 @@ int main(int argc, char** argv) {
     asio::ssl::context tls(asio::ssl::context::tls_client);
     int failures = 0;
     long rss_start = rss_kib(child);
+    double server_cpu = cpu_seconds(child), client_cpu = cpu_seconds(getpid());
     auto start = Clock::now();
     for (int c = 0; c < a.connections; ++c) {
         int count = a.messages / a.connections + (c < a.messages % a.connections ? 1 : 0);
@@ -175,11 +192,16 @@ int main(int argc, char** argv) {
     }
     io.run();
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    server_cpu = cpu_seconds(child) - server_cpu;
+    client_cpu = cpu_seconds(getpid()) - client_cpu;
     std::printf(
         "throughput: %d messages of %zu bytes over %d connections%s in %.2f s: %.0f msg/s, "
         "%.1f MB/s, %d failures; server RSS %ld KiB before, %ld KiB after\n",
         a.messages, a.size, a.connections, a.tls ? " (STARTTLS)" : "", secs, a.messages / secs,
         a.messages * static_cast<double>(a.size) / secs / 1e6, failures, rss_start, rss_kib(child));
+    // Wall time depends on what else runs on the machine; CPU time per message much less.
+    std::printf("cpu: server %.2f s (%.0f us/msg), client %.2f s (%.0f us/msg)\n", server_cpu,
+                server_cpu * 1e6 / a.messages, client_cpu, client_cpu * 1e6 / a.messages);
 
     // Idle connections: each gets the greeting, then stays silent.
     long before = rss_kib(child);

@@ -496,3 +496,43 @@ TEST_F(Server, LongPipelinedBatchIsAnsweredCompletely) {
     for (std::string l = r.line(); l == "250 2.0.0 Ok"; l = r.line()) ++noops;
     EXPECT_EQ(noops, 3000);
 }
+
+// A message source that fails after its first piece: the server must store nothing.
+class BrokenSource : public MessageSource {
+  public:
+    std::uint64_t size() const override { return 100; }
+    awaitable<std::optional<std::string_view>> next() override {
+        if (calls_++ == 0) co_return std::string_view("Subject: half\r\n\r\nfirst part\r\n");
+        co_return std::nullopt;
+    }
+
+  private:
+    int calls_ = 0;
+};
+
+TEST_F(Server, ClientAbortsOnSourceErrorWithoutDot) {
+    start();
+    asio::io_context cio;
+    ClientOptions o;
+    o.tls = TlsMode::none;
+    o.host_name = "relay.test.example";
+    o.timeouts.cap(5s);
+    ClientSession c(cio.get_executor(), o);
+    auto open = asio::co_spawn(cio, c.open({kLoopback, port()}), asio::use_future);
+    cio.run();
+    cio.restart();
+    ASSERT_TRUE(open.get().ok());
+    Envelope e;
+    e.sender = "a@example.org";
+    e.recipients = {{"b@example.org", "", ""}};
+    BrokenSource source;
+    auto sent = asio::co_spawn(cio, c.send(e, source), asio::use_future);
+    cio.run();
+    auto res = sent.get();
+    EXPECT_TRUE(res.status.temporary());
+    EXPECT_EQ(res.status.dsn, "4.3.0");
+    EXPECT_FALSE(c.usable());
+    for (int i = 0; i < 100 && sessions_open > 0; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(sink.count(), 0u);
+    EXPECT_EQ(sink.aborted, 1);
+}
