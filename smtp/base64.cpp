@@ -36,6 +36,9 @@ std::optional<std::string> base64_decode(std::string_view in) {
             }
             group = (group << 6) | static_cast<std::uint32_t>(v);
         }
+        // RFC 4648 §3.5: the unused bits before padding must be zero (canonical form).
+        if ((pad == 1 && (group & 0xFF) != 0) || (pad == 2 && (group & 0xFFFF) != 0))
+            return std::nullopt;
         out += static_cast<char>((group >> 16) & 0xFF);
         if (pad < 2) out += static_cast<char>((group >> 8) & 0xFF);
         if (pad < 1) out += static_cast<char>(group & 0xFF);

@@ -101,13 +101,30 @@ awaitable<ClientSession::ReplyOr> ClientSession::command(std::string line, Step 
 awaitable<DeliveryStatus> ClientSession::open(const tcp::endpoint& peer_ep) {
     auto start = Clock::now();
     endpoint_ = peer_ep;
-    error_code ec = co_await stream_.connect(peer_ep, opt_.timeouts.get(Step::connect));
+    DeliveryStatus st = co_await connect_and_greet();
+    if (st.ok()) st = co_await start_tls();
+    // Postfix with "may": a failed handshake is retried without TLS on a new connection
+    // (the old one is unusable). Never for "required": that is the point of DANE.
+    if (!st.ok() && handshake_failed_ && opt_.tls == TlsMode::opportunistic) {
+        stream_.reset();
+        plaintext_fallback_ = true;
+        st = co_await connect_and_greet();
+    }
+    if (!st.ok()) co_return st;
+    setup_time_ = Clock::now() - start;
+    usable_ = true;
+    co_return DeliveryStatus::success("connected to " + peer());
+}
+
+awaitable<DeliveryStatus> ClientSession::connect_and_greet() {
+    error_code ec =
+        co_await stream_.connect(endpoint_, opt_.timeouts.get(Step::connect), opt_.source_address);
     if (ec) {
         usable_ = false;
         std::string what =
             ec == boost::asio::error::timed_out ? "Connection timed out" : ec.message();
         co_return DeliveryStatus::temp(
-            "4.4.1", "connect to " + peer() + ":" + std::to_string(peer_ep.port()) + ": " + what);
+            "4.4.1", "connect to " + peer() + ":" + std::to_string(endpoint_.port()) + ": " + what);
     }
     auto g = co_await read_reply(Step::greeting);
     if (!g.reply) co_return g.failure;
@@ -118,12 +135,7 @@ awaitable<DeliveryStatus> ClientSession::open(const tcp::endpoint& peer_ep) {
         close();
         co_return st;
     }
-    DeliveryStatus st = co_await hello();
-    if (st.ok()) st = co_await start_tls();
-    if (!st.ok()) co_return st;
-    setup_time_ = Clock::now() - start;
-    usable_ = true;
-    co_return DeliveryStatus::success("connected to " + peer());
+    co_return co_await hello();
 }
 
 // RFC 5321 §3.2: EHLO first; a server that rejects it permanently gets HELO.
@@ -153,7 +165,8 @@ awaitable<DeliveryStatus> ClientSession::hello() {
 
 awaitable<DeliveryStatus> ClientSession::start_tls() {
     starttls_offered_ = caps_.starttls;
-    if (opt_.tls == TlsMode::none) co_return DeliveryStatus::success("no TLS");
+    if (opt_.tls == TlsMode::none || plaintext_fallback_)
+        co_return DeliveryStatus::success("no TLS");
     bool required = opt_.tls == TlsMode::required;
     if (!caps_.starttls) {
         if (!required) co_return DeliveryStatus::success("TLS not offered");
@@ -181,6 +194,7 @@ awaitable<DeliveryStatus> ClientSession::start_tls() {
                                                       opt_.timeouts.get(Step::tls_handshake));
     if (ec) {
         close();
+        handshake_failed_ = true;
         co_return DeliveryStatus::temp("4.7.5", "Cannot start TLS: handshake failure");
     }
     if (opt_.hooks.verify) {
@@ -196,6 +210,7 @@ std::optional<DeliveryStatus> ClientSession::precheck(const Envelope& env,
                                                       std::uint64_t size) const {
     if (!usable_)
         return DeliveryStatus::temp("4.4.2", "connection with " + peer() + " is not usable");
+    if (env.recipients.empty()) return DeliveryStatus::perm("5.5.1", "no recipients");
     // RFC 6531 §3.4: without SMTPUTF8 at the server, such a message cannot be sent.
     if (env.smtputf8 && !caps_.smtputf8)
         return DeliveryStatus::perm("5.6.7",
@@ -232,122 +247,196 @@ std::string ClientSession::rcpt_command(const Recipient& rcpt) const {
     return cmd;
 }
 
-awaitable<DeliveryStatus> ClientSession::transmit_body(std::string_view message) {
+namespace {
+
+// A message already in memory, handed out in pieces of kBodyChunk.
+class StringSource : public MessageSource {
+  public:
+    explicit StringSource(std::string_view m) : rest_(m), size_(crlf_size(m)) {}
+    std::uint64_t size() const override { return size_; }
+    awaitable<std::optional<std::string_view>> next() override {
+        std::string_view piece = rest_.substr(0, kBodyChunk);
+        rest_.remove_prefix(piece.size());
+        co_return piece;
+    }
+
+  private:
+    std::string_view rest_;
+    std::uint64_t size_;
+};
+
+}  // namespace
+
+awaitable<DeliveryStatus> ClientSession::transmit_body(MessageSource& message) {
     DotStuffer stuffer;
     std::string out;
-    do {
-        std::string_view piece = message.substr(0, kBodyChunk);
-        message.remove_prefix(piece.size());
-        out.clear();
-        stuffer.feed(piece, out);
-        if (message.empty()) stuffer.finish(out);
+    for (;;) {
+        auto piece = co_await message.next();
+        if (!piece) {
+            // No "." after a broken message: dropping the connection makes the server
+            // discard what it got (RFC 5321 §4.1.1.4), so nothing incomplete is delivered.
+            close();
+            co_return DeliveryStatus::temp("4.3.0",
+                                           "error reading the message to send to " + peer());
+        }
+        stuffer.feed(*piece, out);
+        if (piece->empty()) stuffer.finish(out);
+        // The end of data goes out with the last piece: a separate small write would wait
+        // for the peer's delayed ACK (Nagle), costing ~40 ms per message.
+        if (out.size() < kBodyChunk && !piece->empty()) continue;
         error_code ec = co_await stream_.write(out, opt_.timeouts.get(Step::body));
         if (ec) co_return io_failure(ec, Step::body);
-    } while (!message.empty());
+        out.clear();
+        if (piece->empty()) break;
+    }
     auto r = co_await read_reply(Step::end_of_data);
     if (!r.reply) co_return r.failure;
     if (r.reply->kind() != 2) co_return remote_failure(*r.reply, "end of DATA");
     co_return DeliveryStatus::success(r.reply->text(), r.reply->text());
 }
 
+// The state of one transaction while its replies come in.
+struct ClientSession::Attempt {
+    std::vector<std::optional<DeliveryStatus>> rcpt;  // a rejected recipient's status
+    std::optional<DeliveryStatus> failure;            // the first failure of the transaction
+    bool mail_ok = false;
+    std::size_t accepted = 0;
+    bool data_started = false;  // 354 received
+    DeliveryStatus end;         // the end-of-data outcome
+    void fail(DeliveryStatus st) {
+        if (!failure) failure = std::move(st);  // keep the first cause (e.g. MAIL rejected)
+    }
+};
+
 awaitable<TransactionResult> ClientSession::send(const Envelope& env, std::string_view message) {
-    TransactionResult res;
-    std::size_t n = env.recipients.size();
-    std::uint64_t size = crlf_size(message);
+    StringSource source(message);
+    co_return co_await send(env, source);
+}
+
+awaitable<TransactionResult> ClientSession::send(const Envelope& env, MessageSource& message) {
+    std::uint64_t size = message.size();
     if (auto refused = precheck(env, size)) {
+        TransactionResult res;
         res.status = *refused;
-        res.recipients.assign(n, *refused);
+        res.recipients.assign(env.recipients.size(), *refused);
         co_return res;
     }
     auto start = Clock::now();
-    std::vector<std::optional<DeliveryStatus>> rcpt(n);
-    std::optional<DeliveryStatus> failure;  // of the whole transaction
-    bool mail_ok = false;
-    std::size_t accepted = 0;
+    ++uses_;
+    Attempt a;
+    a.rcpt.resize(env.recipients.size());
     // RFC 2920 §3.1: MAIL, RCPT... and DATA may go in one group; replies come in order.
-    bool pipelined = caps_.pipelining;
-    std::string mail = mail_command(env, size);
-    if (pipelined) {
-        std::string group = mail + "\r\n";
-        for (const auto& r : env.recipients) group += rcpt_command(r) + "\r\n";
-        group += "DATA";
-        failure = co_await send_line(std::move(group), Step::mail);
-    } else {
-        failure = co_await send_line(mail, Step::mail);
-    }
-    if (!failure) {
-        auto r = co_await read_reply(Step::mail);
-        if (!r.reply)
-            failure = r.failure;
-        else if (r.reply->kind() != 2)
-            failure = remote_failure(*r.reply, "MAIL FROM");
-        else
-            mail_ok = true;
-    }
-    // With PIPELINING the RCPT and DATA replies must be read even after a rejected MAIL.
-    for (std::size_t i = 0; i < n && (pipelined ? usable_ || stream_.is_open() : mail_ok); ++i) {
-        if (!pipelined) {
-            failure = co_await send_line(rcpt_command(env.recipients[i]), Step::rcpt);
-            if (failure) break;
-        }
-        auto r = co_await read_reply(Step::rcpt);
-        if (!r.reply) {
-            if (!failure) failure = r.failure;  // keep a MAIL rejection as the cause
-            break;
-        }
-        if (r.reply->kind() != 2)
-            rcpt[i] = remote_failure(*r.reply, "RCPT TO");
-        else
-            ++accepted;
-    }
-    bool data_started = false;
-    if (stream_.is_open() && (pipelined || (mail_ok && accepted > 0))) {
-        ReplyOr r;
-        if (pipelined)
-            r = co_await read_reply(Step::data);
-        else
-            r = co_await command("DATA", Step::data);
-        if (!r.reply) {
-            if (!failure) failure = r.failure;
-        } else if (r.reply->code != 354) {
-            if (mail_ok && accepted > 0 && !failure) failure = remote_failure(*r.reply, "DATA");
-        } else {
-            data_started = true;
-        }
-    }
-    DeliveryStatus end;
-    if (data_started && accepted == 0) {
-        // A server that said 354 without any recipient: end the empty message.
-        co_await send_line(".", Step::end_of_data);
-        if (stream_.is_open()) co_await read_reply(Step::end_of_data);
-    } else if (data_started && !failure) {
-        end = co_await transmit_body(message);
-        if (!end.ok()) failure = end;
-    }
-    res.transmission = Clock::now() - start;
-    // Per recipient: the first failure that concerns it, else the end-of-data reply.
-    std::optional<DeliveryStatus> first_rcpt_failure;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!mail_ok && failure)
-            res.recipients.push_back(*failure);
-        else if (rcpt[i])
-            res.recipients.push_back(*rcpt[i]);
-        else if (failure)
-            res.recipients.push_back(*failure);
-        else
-            res.recipients.push_back(end);
-        if (rcpt[i] && !first_rcpt_failure) first_rcpt_failure = rcpt[i];
-    }
-    if (failure)
-        res.status = *failure;
-    else if (accepted == 0 && first_rcpt_failure)
-        res.status = *first_rcpt_failure;
+    if (caps_.pipelining)
+        co_await envelope_pipelined(env, size, a);
     else
-        res.status = end;
+        co_await envelope_stepwise(env, size, a);
+    if (a.data_started && a.accepted == 0) {
+        // A server that said 354 without any recipient: end the empty message.
+        auto failed = co_await send_line(".", Step::end_of_data);
+        if (!failed) co_await read_reply(Step::end_of_data);
+    } else if (a.data_started && !a.failure) {
+        a.end = co_await transmit_body(message);
+        if (!a.end.ok()) a.fail(a.end);
+    }
+    TransactionResult res = results(a);
+    res.transmission = Clock::now() - start;
     // A transaction left open must be reset before the connection can be reused.
-    if (mail_ok && !(data_started && end.ok()) && usable_ && !closing_) co_await reset();
+    if (a.mail_ok && !(a.data_started && a.end.ok()) && usable_ && !closing_) co_await reset();
     if (closing_) close();
     co_return res;
+}
+
+awaitable<void> ClientSession::envelope_pipelined(const Envelope& env, std::uint64_t size,
+                                                  Attempt& a) {
+    std::string group = mail_command(env, size) + "\r\n";
+    for (const auto& r : env.recipients) group += rcpt_command(r) + "\r\n";
+    group += "DATA";
+    auto failed = co_await send_line(std::move(group), Step::mail);
+    if (failed) {
+        a.fail(*failed);
+        co_return;
+    }
+    co_await read_mail_reply(a);
+    // Every reply of the group is read, even after a rejected MAIL, to stay in step.
+    for (std::size_t i = 0; i < env.recipients.size() && stream_.is_open(); ++i)
+        co_await read_rcpt_reply(i, a);
+    if (!stream_.is_open()) co_return;
+    auto r = co_await read_reply(Step::data);
+    on_data_reply(r, a);
+}
+
+awaitable<void> ClientSession::envelope_stepwise(const Envelope& env, std::uint64_t size,
+                                                 Attempt& a) {
+    auto failed = co_await send_line(mail_command(env, size), Step::mail);
+    if (failed) {
+        a.fail(*failed);
+        co_return;
+    }
+    co_await read_mail_reply(a);
+    for (std::size_t i = 0; i < env.recipients.size() && a.mail_ok && !a.failure; ++i) {
+        failed = co_await send_line(rcpt_command(env.recipients[i]), Step::rcpt);
+        if (failed)
+            a.fail(*failed);
+        else
+            co_await read_rcpt_reply(i, a);
+    }
+    if (!a.mail_ok || a.accepted == 0 || a.failure) co_return;
+    auto r = co_await command("DATA", Step::data);
+    on_data_reply(r, a);
+}
+
+awaitable<void> ClientSession::read_mail_reply(Attempt& a) {
+    auto r = co_await read_reply(Step::mail);
+    if (!r.reply)
+        a.fail(r.failure);
+    else if (r.reply->kind() != 2)
+        a.fail(remote_failure(*r.reply, "MAIL FROM"));
+    else
+        a.mail_ok = true;
+}
+
+awaitable<void> ClientSession::read_rcpt_reply(std::size_t i, Attempt& a) {
+    auto r = co_await read_reply(Step::rcpt);
+    if (!r.reply)
+        a.fail(r.failure);
+    else if (r.reply->kind() != 2)
+        a.rcpt[i] = remote_failure(*r.reply, "RCPT TO");
+    else
+        ++a.accepted;
+}
+
+void ClientSession::on_data_reply(const ReplyOr& r, Attempt& a) {
+    if (!r.reply)
+        a.fail(r.failure);
+    else if (r.reply->code == 354)
+        a.data_started = true;
+    // A rejected DATA matters only when there was something to send.
+    else if (a.mail_ok && a.accepted > 0)
+        a.fail(remote_failure(*r.reply, "DATA"));
+}
+
+// Per recipient: the first failure that concerns it, else the end-of-data reply.
+TransactionResult ClientSession::results(const Attempt& a) const {
+    TransactionResult res;
+    std::optional<DeliveryStatus> first_rcpt_failure;
+    for (const auto& rcpt : a.rcpt) {
+        if (!a.mail_ok && a.failure)
+            res.recipients.push_back(*a.failure);
+        else if (rcpt)
+            res.recipients.push_back(*rcpt);
+        else if (a.failure)
+            res.recipients.push_back(*a.failure);
+        else
+            res.recipients.push_back(a.end);
+        if (rcpt && !first_rcpt_failure) first_rcpt_failure = rcpt;
+    }
+    if (a.failure)
+        res.status = *a.failure;
+    else if (a.accepted == 0 && first_rcpt_failure)
+        res.status = *first_rcpt_failure;
+    else
+        res.status = a.end;
+    return res;
 }
 
 awaitable<DeliveryStatus> ClientSession::reset() {

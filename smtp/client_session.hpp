@@ -46,6 +46,19 @@ struct ClientOptions {
     boost::asio::ssl::context* tls_context = nullptr;  // needed unless tls == none
     TlsHooks hooks;
     StepTimeouts timeouts;
+    std::optional<boost::asio::ip::address> source_address;  // bind before connect (unset: any)
+};
+
+// A message handed to send() in pieces, so that it need not sit in memory at once.
+class MessageSource {
+  public:
+    virtual ~MessageSource() = default;
+    // Octets with CRLF line ends, before dot-stuffing: the RFC 1870 SIZE (see crlf_size).
+    virtual std::uint64_t size() const = 0;
+    // The next piece (CRLF or LF line ends, not dot-stuffed), valid until the next call;
+    // an empty piece at the end; nullopt on a read error, which aborts the transaction
+    // (4.3.0) by closing the connection before the final ".".
+    virtual awaitable<std::optional<std::string_view>> next() = 0;
 };
 
 struct TransactionResult {
@@ -61,11 +74,13 @@ class ClientSession {
     ClientSession(boost::asio::any_io_executor ex, ClientOptions options);
 
     // TCP connect, greeting, EHLO (HELO fallback), STARTTLS per options.tls, second EHLO.
-    // ok: ready for send(). Otherwise the connection is closed.
+    // ok: ready for send(). Otherwise the connection is closed. Call it once per session.
     awaitable<DeliveryStatus> open(const tcp::endpoint& peer);
     // One transaction; `message` is header and body with CRLF or LF line ends, not
     // dot-stuffed. DSN parameters are sent only when the server offers DSN.
     awaitable<TransactionResult> send(const Envelope& envelope, std::string_view message);
+    // The same for a message read in pieces (e.g. from the spool file).
+    awaitable<TransactionResult> send(const Envelope& envelope, MessageSource& message);
     // RSET between transactions on a reused connection.
     awaitable<DeliveryStatus> reset();
     // QUIT, wait for the reply, close. Never fails: the mail is already delivered.
@@ -78,11 +93,15 @@ class ClientSession {
     bool used_helo() const { return used_helo_; }
     bool starttls_offered() const { return starttls_offered_; }
     bool tls_active() const { return stream_.tls(); }
+    // With TlsMode::opportunistic: the handshake failed and this is a new plaintext connection.
+    bool plaintext_fallback() const { return plaintext_fallback_; }
     SSL* ssl() { return stream_.native_handle(); }
     // Bytes the server sent between its STARTTLS reply and the handshake (discarded).
     std::size_t discarded_before_tls() const { return discarded_; }
     Duration setup_time() const { return setup_time_; }  // Postfix delays "c" (TCP..EHLO)
-    std::string peer() const;                            // "host[addr]"
+    // Transactions started on this connection, for Postfix's "conn_use=N" (N > 1: reused).
+    std::size_t uses() const { return uses_; }
+    std::string peer() const;  // "host[addr]"
     const tcp::endpoint& endpoint() const { return endpoint_; }
 
   private:
@@ -94,9 +113,17 @@ class ClientSession {
     awaitable<ReplyOr> read_reply(Step step);
     awaitable<std::optional<DeliveryStatus>> send_line(std::string line, Step step);
     awaitable<ReplyOr> command(std::string line, Step step);
+    awaitable<DeliveryStatus> connect_and_greet();
     awaitable<DeliveryStatus> hello();
     awaitable<DeliveryStatus> start_tls();
-    awaitable<DeliveryStatus> transmit_body(std::string_view message);
+    struct Attempt;
+    awaitable<void> envelope_pipelined(const Envelope& env, std::uint64_t size, Attempt& a);
+    awaitable<void> envelope_stepwise(const Envelope& env, std::uint64_t size, Attempt& a);
+    awaitable<void> read_mail_reply(Attempt& a);
+    awaitable<void> read_rcpt_reply(std::size_t i, Attempt& a);
+    void on_data_reply(const ReplyOr& r, Attempt& a);
+    TransactionResult results(const Attempt& a) const;
+    awaitable<DeliveryStatus> transmit_body(MessageSource& message);
     DeliveryStatus io_failure(error_code ec, Step step);
     DeliveryStatus remote_failure(const Reply& reply, std::string_view in_reply_to) const;
     std::string mail_command(const Envelope& env, std::uint64_t size) const;
@@ -112,7 +139,10 @@ class ClientSession {
     bool starttls_offered_ = false;
     bool usable_ = false;
     bool closing_ = false;  // the server sent 421
+    bool handshake_failed_ = false;
+    bool plaintext_fallback_ = false;
     std::size_t discarded_ = 0;
+    std::size_t uses_ = 0;
     Duration setup_time_{};
 };
 

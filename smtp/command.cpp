@@ -229,4 +229,11 @@ CommandResult parse_command(std::string_view line) {
     return fail(502, "5.5.2", "Error: command not recognized");
 }
 
+std::optional<Verb> verb_of(std::string_view line) {
+    std::string verb = upper(line.substr(0, line.find(' ')));
+    for (const auto& v : kVerbs)
+        if (v.name == verb) return v.verb;
+    return std::nullopt;
+}
+
 }  // namespace dr::smtp

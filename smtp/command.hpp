@@ -69,4 +69,7 @@ struct CommandResult {
 // and overlong lines). Verbs are case-insensitive (RFC 5321 §2.4).
 CommandResult parse_command(std::string_view line);
 
+// The verb of a line, if it names one, whether or not the rest is valid (for statistics).
+std::optional<Verb> verb_of(std::string_view line);
+
 }  // namespace dr::smtp

@@ -36,10 +36,28 @@ awaitable<Pair> LineStream::timed(Op op, Duration timeout) {
     co_return std::get<0>(std::move(r));
 }
 
-awaitable<error_code> LineStream::connect(const tcp::endpoint& ep, Duration timeout) {
+awaitable<error_code> LineStream::connect(const tcp::endpoint& ep, Duration timeout,
+                                          std::optional<asio::ip::address> source) {
+    if (source) {
+        error_code ec;
+        sock_.open(ep.protocol(), ec);
+        if (!ec) sock_.bind(tcp::endpoint(*source, 0), ec);
+        if (ec) {
+            close();
+            co_return ec;
+        }
+    }
     auto [ec, n] = co_await timed(without_size(sock_.async_connect(ep, use_tuple)), timeout);
     if (ec) close();
     co_return ec;
+}
+
+void LineStream::reset() {
+    close();
+    tls_.reset();
+    sock_ = tcp::socket(timer_.get_executor());
+    discard_buffered();
+    bare_lf_ = false;
 }
 
 void LineStream::consume(std::size_t n) {
@@ -47,6 +65,8 @@ void LineStream::consume(std::size_t n) {
     if (head_ >= buf_.size()) {
         buf_.clear();
         head_ = 0;
+        // Give back what a message burst needed; idle sessions keep only a small buffer.
+        if (buf_.capacity() > 16384) buf_.shrink_to_fit();
     } else if (head_ > 65536 && head_ > buf_.size() / 2) {
         buf_.erase(0, head_);
         head_ = 0;
@@ -65,9 +85,9 @@ bool LineStream::skip_partial_line() {
 }
 
 awaitable<error_code> LineStream::read_some(std::chrono::steady_clock::time_point deadline) {
-    std::array<char, 16384> chunk;
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= Duration::zero()) co_return asio::error::timed_out;
+    std::array<char, 16384> chunk;
     Pair r;
     if (tls_)
         r = co_await timed(tls_->async_read_some(asio::buffer(chunk), use_tuple), left);

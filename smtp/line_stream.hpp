@@ -31,7 +31,10 @@ class LineStream {
     explicit LineStream(asio::any_io_executor ex);
     explicit LineStream(tcp::socket accepted);
 
-    awaitable<error_code> connect(const tcp::endpoint& ep, Duration timeout);
+    awaitable<error_code> connect(const tcp::endpoint& ep, Duration timeout,
+                                  std::optional<asio::ip::address> source = std::nullopt);
+    // Closes and forgets the connection (TLS included), ready for a new connect().
+    void reset();
 
     // Reads one line into `line` without its terminator. A line longer than max_length
     // gives message_size; the rest of it is skipped by the next call, so the

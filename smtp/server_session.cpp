@@ -5,19 +5,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "smtp/auth.hpp"
 #include "smtp/base64.hpp"
 #include "smtp/data_reader.hpp"
 
 namespace dr::smtp {
 
 namespace {
-
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    return out;
-}
 
 bool smuggling(DataError e) {
     return e == DataError::bare_lf || e == DataError::bare_cr || e == DataError::nul;
@@ -65,8 +59,9 @@ bool ServerSession::too_many_errors() {
 awaitable<std::optional<std::string>> ServerSession::read_line() {
     std::string line;
     for (;;) {
-        // RFC 2920 §3.2: replies wait until the client's batch is consumed, then go in one write.
-        if (!stream_.has_buffered()) {
+        // RFC 2920 §3.2: replies wait until the client's batch is consumed, then go in one
+        // write; a client that pipelines without reading cannot make them pile up unbounded.
+        if (!stream_.has_buffered() || out_.size() > 16384) {
             bool sent = co_await flush();
             if (!sent) co_return std::nullopt;
         }
@@ -92,13 +87,52 @@ awaitable<std::optional<std::string>> ServerSession::read_line() {
     }
 }
 
+// Postfix's order and names in "disconnect from ..." (smtpd.c); the last one is "unknown".
+constexpr std::array<std::string_view, 15> kCountNames = {
+    "helo", "ehlo", "mail", "rcpt", "data",     "bdat", "rset",   "noop",
+    "quit", "vrfy", "expn", "help", "starttls", "auth", "unknown"};
+
+std::string ServerSession::command_counts() const {
+    // Printed in Postfix's order, which differs from the Verb enum's.
+    constexpr std::array<std::size_t, 15> order = {0, 1, 12, 13, 2,  3, 4, 5,
+                                                   6, 7, 9,  10, 11, 8, 14};
+    std::string out;
+    unsigned ok = 0, total = 0;
+    for (std::size_t i : order) {
+        auto [good, all] = counts_[i];
+        if (all == 0) continue;
+        out += std::string(kCountNames[i]) + "=" + std::to_string(good);
+        if (good != all) out += "/" + std::to_string(all);
+        out += " ";
+        ok += good;
+        total += all;
+    }
+    out += "commands=" + std::to_string(ok);
+    if (ok != total) out += "/" + std::to_string(total);
+    return out;
+}
+
+void ServerSession::count(std::size_t index) {
+    ++counts_[index].second;
+    if (last_code_ == 2 || last_code_ == 3) ++counts_[index].first;
+}
+
 awaitable<bool> ServerSession::step(std::string line) {
     auto parsed = parse_command(line);
     if (!parsed.command) {
         reply(parsed.error.reply());
+        // A known verb with bad arguments counts under its own name, as in Postfix.
+        auto verb = verb_of(line);
+        count(verb ? static_cast<std::size_t>(*verb) : counts_.size() - 1);
         co_return !too_many_errors();
     }
     const Command& cmd = *parsed.command;
+    bool go_on = co_await dispatch(cmd);
+    count(static_cast<std::size_t>(cmd.verb));
+    co_return go_on;
+}
+
+awaitable<bool> ServerSession::dispatch(const Command& cmd) {
     switch (cmd.verb) {
         case Verb::ehlo:
             co_return co_await on_ehlo(cmd);
@@ -212,17 +246,31 @@ awaitable<bool> ServerSession::on_auth(const Command& cmd) {
     if (tx_.active) co_return refuse_with("503 5.5.1 Error: MAIL transaction in progress");
     std::string_view arg = cmd.argument;
     auto space = arg.find(' ');
-    std::string mech = upper(arg.substr(0, space));
+    std::string_view mech = arg.substr(0, space);
+    auto prompts = auth_prompts(mech);
+    if (!prompts) co_return refuse_with("504 5.5.4 Error: unsupported authentication mechanism");
     std::optional<std::string> initial;
     if (space != std::string_view::npos) initial = std::string(arg.substr(space + 1));
-    std::vector<std::string> answers;  // decoded
-    std::vector<std::string> prompts;
-    if (mech == "PLAIN")
-        prompts = {""};
-    else if (mech == "LOGIN")
-        prompts = {"VXNlcm5hbWU6", "UGFzc3dvcmQ6"};  // "Username:", "Password:"
-    else
-        co_return refuse_with("504 5.5.4 Error: unsupported authentication mechanism");
+    auto answers = co_await auth_exchange(*prompts, initial);
+    if (!answers) co_return false;                       // connection lost
+    if (answers->empty()) co_return !too_many_errors();  // refused; reply queued
+    std::optional<Credentials> creds;
+    if (prompts->size() == 1)
+        creds = parse_auth_plain((*answers)[0]);
+    else if (!(*answers)[0].empty())
+        creds = Credentials{(*answers)[0], (*answers)[1]};
+    if (!creds || !opt_.authenticate(creds->user, creds->password))
+        co_return refuse_with("535 5.7.8 Error: authentication failed");
+    client_.auth_user = creds->user;
+    reply("235 2.7.0 Authentication successful");
+    co_return true;
+}
+
+// The SASL exchange (RFC 4954 §4): one decoded answer per prompt, the first possibly from
+// the initial response. Empty result: refused (reply queued); nullopt: connection lost.
+awaitable<std::optional<std::vector<std::string>>> ServerSession::auth_exchange(
+    const std::vector<std::string>& prompts, const std::optional<std::string>& initial) {
+    std::vector<std::string> answers;
     for (std::size_t i = 0; i < prompts.size(); ++i) {
         std::string response;
         if (i == 0 && initial) {
@@ -230,33 +278,21 @@ awaitable<bool> ServerSession::on_auth(const Command& cmd) {
         } else {
             reply("334 " + prompts[i]);
             auto line = co_await read_line();
-            if (!line) co_return false;
+            if (!line) co_return std::nullopt;
             response = *line;
         }
-        if (response == "*") co_return refuse_with("501 5.7.0 Authentication aborted");
+        if (response == "*") {
+            reply("501 5.7.0 Authentication aborted");
+            co_return std::vector<std::string>{};
+        }
         auto decoded = base64_decode(response);
-        if (!decoded) co_return refuse_with("501 5.5.2 Error: cannot decode response");
-        answers.push_back(*decoded);
+        if (!decoded) {
+            reply("501 5.5.2 Error: cannot decode response");
+            co_return std::vector<std::string>{};
+        }
+        answers.push_back(std::move(*decoded));
     }
-    std::string user, password;
-    if (mech == "PLAIN") {
-        // RFC 4616: [authzid] NUL authcid NUL passwd
-        const std::string& a = answers[0];
-        auto first = a.find('\0');
-        auto second = first == std::string::npos ? first : a.find('\0', first + 1);
-        if (second == std::string::npos)
-            co_return refuse_with("501 5.5.2 Error: malformed PLAIN response");
-        user = a.substr(first + 1, second - first - 1);
-        password = a.substr(second + 1);
-    } else {
-        user = answers[0];
-        password = answers[1];
-    }
-    if (user.empty() || !opt_.authenticate(user, password))
-        co_return refuse_with("535 5.7.8 Error: authentication failed");
-    client_.auth_user = user;
-    reply("235 2.7.0 Authentication successful");
-    co_return true;
+    co_return answers;
 }
 
 void ServerSession::on_mail(const Command& cmd) {
@@ -293,7 +329,7 @@ void ServerSession::on_rcpt(const Command& cmd) {
     if (tx_.envelope.recipients.size() >= opt_.max_recipients)
         return reply("452 4.5.3 Error: too many recipients");
     // SPEC §3: never an open relay; only allowed or authenticated clients get through.
-    if (client_.auth_user.empty() && !opt_.allowed(client_))
+    if (client_.auth_user.empty() && !(opt_.allowed && opt_.allowed(client_)))
         return reply("554 5.7.1 <" + cmd.path.address + ">: Relay access denied");
     tx_.envelope.recipients.push_back({cmd.path.address, cmd.rcpt.notify, cmd.rcpt.orcpt});
     reply("250 2.1.5 Ok");

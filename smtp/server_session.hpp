@@ -3,6 +3,7 @@
 // Every failure becomes an SMTP reply; the message is accepted (250) only after the sink stored it.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -12,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "smtp/command.hpp"
 #include "smtp/envelope.hpp"
@@ -60,8 +63,9 @@ struct ServerOptions {
     boost::asio::ssl::context* tls = nullptr;  // STARTTLS is offered when set
     // AUTH PLAIN/LOGIN is offered after STARTTLS when set (SPEC §3).
     std::function<bool(std::string_view user, std::string_view password)> authenticate;
-    // May this client relay without authenticating? (SPEC §3: allowed_clients)
-    std::function<bool(const ClientInfo&)> allowed = [](const ClientInfo&) { return true; };
+    // May this client relay without authenticating? (SPEC §3: allowed_clients). Unset:
+    // nobody may, so a forgotten hook can never make an open relay.
+    std::function<bool(const ClientInfo&)> allowed;
     std::uint64_t max_message_size = 10 * 1024 * 1024;  // SIZE, 552 5.3.4
     std::size_t max_recipients = 1000;                  // 452 4.5.3
     std::size_t max_line = 998;   // octets without CRLF (RFC 5321 §4.5.3.1.4-6)
@@ -72,8 +76,13 @@ struct ServerOptions {
 class ServerSession {
   public:
     ServerSession(tcp::socket socket, MessageSink& sink, const ServerOptions& options);
-    // Runs the dialogue until QUIT, an error that closes, or a timeout.
+    // Runs the dialogue until QUIT, an error that closes, or a timeout. `sink` and
+    // `options` must outlive it.
     awaitable<void> run();
+    // Postfix's command counters for the "disconnect from" log line (SPEC §6), e.g.
+    // "ehlo=1 mail=1 rcpt=1/2 data=1 quit=1 commands=5/6": name=ok[/total] per command used.
+    std::string command_counts() const;
+    const ClientInfo& client() const { return client_; }
 
   private:
     struct Transaction {
@@ -82,7 +91,12 @@ class ServerSession {
     };
 
     awaitable<bool> step(std::string line);  // false: close the connection
-    void reply(std::string_view text) { out_ += text, out_ += "\r\n"; }
+    awaitable<bool> dispatch(const Command& cmd);
+    void reply(std::string_view text) {
+        out_ += text, out_ += "\r\n";
+        last_code_ = text.empty() ? 0 : text[0] - '0';
+    }
+    void count(std::size_t index);
     awaitable<bool> flush();
     awaitable<std::optional<std::string>> read_line();
     bool too_many_errors();
@@ -91,6 +105,8 @@ class ServerSession {
     void on_helo(const Command& cmd);
     awaitable<bool> on_starttls();
     awaitable<bool> on_auth(const Command& cmd);
+    awaitable<std::optional<std::vector<std::string>>> auth_exchange(
+        const std::vector<std::string>& prompts, const std::optional<std::string>& initial);
     void on_mail(const Command& cmd);
     void on_rcpt(const Command& cmd);
     awaitable<bool> on_data();
@@ -103,7 +119,9 @@ class ServerSession {
     Transaction tx_;
     bool greeted_ = false;
     std::size_t errors_ = 0;
-    std::string out_;  // replies not yet sent (RFC 2920: flushed when the batch is read)
+    std::string out_;    // replies not yet sent (RFC 2920: flushed when the batch is read)
+    int last_code_ = 0;  // first digit of the last reply queued
+    std::array<std::pair<unsigned, unsigned>, 15> counts_{};  // ok, total per verb (+ unknown)
 };
 
 // Sends "421 4.7.0 <text>" and closes, for connections over a limit (SPEC §3).

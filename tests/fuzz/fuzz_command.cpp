@@ -1,9 +1,12 @@
-// Fuzzes the server's command parser (verbs, paths, ESMTP parameters, xtext, UTF-8).
+// Fuzzes the server's command parser (verbs, paths, ESMTP parameters, xtext, UTF-8) and the
+// base64 decoder of AUTH.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "smtp/address.hpp"
+#include "smtp/auth.hpp"
+#include "smtp/base64.hpp"
 #include "smtp/command.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -21,5 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     (void)dr::smtp::xtext_decode(in);
     (void)dr::smtp::parse_mailbox(in);
+    if (auto c = dr::smtp::parse_auth_plain(in))
+        if (c->user.empty()) __builtin_trap();
+    // AUTH responses: strict base64 decodes only what re-encodes to the same text.
+    if (auto decoded = dr::smtp::base64_decode(in))
+        if (dr::smtp::base64_encode(*decoded) != in) __builtin_trap();
     return 0;
 }

@@ -1,6 +1,7 @@
-// Base64 for AUTH: round trips and malformed input.
+// Base64 and SASL PLAIN for AUTH: round trips and malformed input.
 #include <gtest/gtest.h>
 
+#include "smtp/auth.hpp"
 #include "smtp/base64.hpp"
 
 using namespace dr::smtp;
@@ -19,4 +20,25 @@ TEST(Base64, Malformed) {
     EXPECT_FALSE(base64_decode("ab==abcd"));
     EXPECT_FALSE(base64_decode("ab c"));
     EXPECT_FALSE(base64_decode("*"));
+    EXPECT_FALSE(base64_decode("RRC="));  // non-zero bits under the padding
+    EXPECT_FALSE(base64_decode("QR=="));
+}
+
+TEST(AuthPlain, Credentials) {
+    auto c = parse_auth_plain(std::string("\0user\0secret", 12));
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->user, "user");
+    EXPECT_EQ(c->password, "secret");
+    EXPECT_TRUE(parse_auth_plain(std::string("user\0user\0pw", 12)));
+    EXPECT_FALSE(parse_auth_plain(std::string("other\0user\0pw", 13)));  // acting for another
+    EXPECT_FALSE(parse_auth_plain(std::string("\0\0pw", 4)));            // no user
+    EXPECT_FALSE(parse_auth_plain("user"));
+    EXPECT_FALSE(parse_auth_plain(std::string("\0user", 5)));
+    EXPECT_FALSE(parse_auth_plain(std::string("\0u\0p\0q", 6)));
+}
+
+TEST(AuthPlain, Prompts) {
+    EXPECT_EQ(auth_prompts("plain")->size(), 1u);
+    EXPECT_EQ(auth_prompts("LOGIN")->size(), 2u);
+    EXPECT_FALSE(auth_prompts("CRAM-MD5"));
 }

@@ -8,17 +8,29 @@
 #include <openssl/x509.h>
 
 #include <array>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "smtp/client_session.hpp"
 
@@ -60,11 +72,27 @@ std::string shell_output(const std::string& cmd) {
 class PostfixPeer {
   public:
     fs::path dir;
-    unsigned short port = 0;  // STARTTLS and PIPELINING; port + 1: neither
+    // STARTTLS and PIPELINING; port + 1: neither; + 2: rejects DATA; + 3: rejects the client
+    unsigned short port = 0;
+
+    // Stops instances left behind by test processes that were killed (e.g. by a ctest timeout).
+    static void reap_orphans() {
+        for (const auto& e : fs::directory_iterator("/tmp")) {
+            if (e.path().filename().string().rfind("dr-smtp-postfix-", 0) != 0) continue;
+            std::ifstream in(e.path() / "owner.pid");
+            pid_t pid = 0;
+            if (!(in >> pid) || pid <= 0 || kill(pid, 0) == 0) continue;
+            std::string cmd =
+                std::string(DR_SOURCE_DIR) + "/tests/smtp/postfix-peer stop " + e.path().string();
+            if (std::system(cmd.c_str()) == 0) fs::remove_all(e.path());
+        }
+    }
 
     void start() {
+        reap_orphans();
         char tmpl[] = "/tmp/dr-smtp-postfix-XXXXXX";
         dir = mkdtemp(tmpl);
+        std::ofstream(dir / "owner.pid") << getpid() << "\n";
         fs::create_directories(dir / "etc");
         std::ofstream(dir / "etc/recipient.access")
             << "reject@example.org REJECT no such user here\n"
@@ -75,7 +103,8 @@ class PostfixPeer {
                "/^Subject: hold-me/ HOLD kept for the test\n";
         std::mt19937 rng(std::random_device{}());
         do port = static_cast<unsigned short>(20000 + rng() % 20000);
-        while (!port_free(port) || !port_free(port + 1));
+        while (!port_free(port) || !port_free(port + 1) || !port_free(port + 2) ||
+               !port_free(port + 3));
         std::string cmd = std::string(DR_SOURCE_DIR) + "/tests/smtp/postfix-peer start " +
                           dir.string() + " 127.0.0.1 " + std::to_string(port);
         ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
@@ -166,9 +195,10 @@ class Environment : public ::testing::Environment {
 
 template <typename T>
 T run(asio::awaitable<T> op, asio::io_context& io) {
+    // Run until this operation is done; other work (scripted servers) may still be pending.
     auto fut = asio::co_spawn(io, std::move(op), asio::use_future);
-    io.run();
     io.restart();
+    while (fut.wait_for(0s) != std::future_status::ready) io.run_one();
     return fut.get();
 }
 
@@ -258,6 +288,7 @@ TEST_F(ClientPostfix, WithoutPipeliningAndReuseAfterRejectedContent) {
     ASSERT_TRUE(s.usable());
     auto again = run(s.send(envelope({"b@example.org"}), message("fine")), io);
     EXPECT_TRUE(again.status.ok()) << again.status.reason;
+    EXPECT_EQ(s.uses(), 2u);
     auto bad = run(s.send(envelope({"c@example.org"}, "badsender@example.org"), message("x")), io);
     EXPECT_TRUE(bad.recipients[0].permanent());
     EXPECT_NE(bad.recipients[0].reason.find("(in reply to MAIL FROM command)"), std::string::npos)
@@ -287,6 +318,30 @@ TEST_F(ClientPostfix, PipelinedRejectedSenderFailsEveryRecipient) {
     EXPECT_TRUE(s.usable());
     EXPECT_TRUE(run(s.send(envelope({"a@example.org"}), message("x")), io).status.ok());
     run(s.quit(), io);
+}
+
+TEST_F(ClientPostfix, RejectedDataCommandFailsAcceptedRecipients) {
+    ClientSession s(io.get_executor(), options(TlsMode::opportunistic));
+    ASSERT_TRUE(run(s.open({kLoopback, static_cast<unsigned short>(peer->port + 2)}), io).ok());
+    auto res = run(s.send(envelope({"a@example.org", "reject@example.org"}), message("x")), io);
+    EXPECT_TRUE(res.status.permanent());
+    EXPECT_EQ(res.recipients[0].reason,
+              "host mx.test.example[127.0.0.1] said: 554 5.7.1 <DATA>: Data command rejected: "
+              "Access denied (in reply to DATA command)");
+    EXPECT_NE(res.recipients[1].reason.find("(in reply to RCPT TO command)"), std::string::npos);
+    EXPECT_TRUE(s.usable());
+    run(s.quit(), io);
+}
+
+TEST_F(ClientPostfix, RejectedGreetingIsRefusedToTalk) {
+    ClientSession s(io.get_executor(), options(TlsMode::opportunistic));
+    auto st = run(s.open({kLoopback, static_cast<unsigned short>(peer->port + 3)}), io);
+    EXPECT_TRUE(st.permanent());
+    EXPECT_EQ(st.dsn, "5.7.1");
+    EXPECT_EQ(st.reason,
+              "host mx.test.example[127.0.0.1] refused to talk to me: 554 5.7.1 "
+              "<localhost[127.0.0.1]>: Client host rejected: Access denied");
+    EXPECT_FALSE(s.usable());
 }
 
 TEST_F(ClientPostfix, RequiredTlsNotOfferedSendsNothingMore) {
@@ -348,6 +403,31 @@ TEST_F(ClientPostfix, DaneMismatchIsHandshakeFailureAndNoMailFrom) {
     std::string line = peer->disconnect_line(mark);
     EXPECT_EQ(line.find("mail="), std::string::npos) << line;
     EXPECT_NE(line.find("starttls="), std::string::npos) << line;
+}
+
+TEST_F(ClientPostfix, OpportunisticHandshakeFailureFallsBackToPlaintext) {
+    auto o = options(TlsMode::opportunistic);
+    o.source_address = asio::ip::make_address("127.0.0.2");
+    // No cipher in common with the server: a real handshake failure.
+    o.hooks.prepare = [](SSL* ssl) {
+        SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+        return SSL_set_cipher_list(ssl, "aNULL") == 1;
+    };
+    ClientSession s(io.get_executor(), o);
+    auto st = run(s.open(tls_port()), io);
+    ASSERT_TRUE(st.ok()) << st.reason;
+    EXPECT_TRUE(s.plaintext_fallback());
+    EXPECT_FALSE(s.tls_active());
+    EXPECT_TRUE(run(s.send(envelope({"a@example.org"}), message("x")), io).status.ok());
+    run(s.quit(), io);
+    peer->mark();  // waits for Postfix to log the disconnects
+    EXPECT_NE(peer->log().find("[127.0.0.2]"), std::string::npos);  // the source address
+    // The same failure with TLS required is final.
+    o.tls = TlsMode::required;
+    ClientSession r(io.get_executor(), o);
+    auto st2 = run(r.open(tls_port()), io);
+    EXPECT_EQ(st2.reason, "Cannot start TLS: handshake failure");
+    EXPECT_FALSE(r.plaintext_fallback());
 }
 
 TEST_F(ClientPostfix, VerifyHookRefusalClosesBeforeSecondEhlo) {
@@ -449,4 +529,111 @@ TEST_F(ClientConnection, ClosedConnectionIsLostConnection) {
     EXPECT_EQ(st.reason,
               "lost connection with mx.test.example[127.0.0.1] while receiving the initial server "
               "greeting");
+}
+
+// A scripted server: for each step, read one command line (unless `expect` is empty), check
+// its start, then send `send`; "TLS" as `send` runs the server side of the handshake.
+struct ScriptStep {
+    std::string expect;
+    std::string send;
+};
+
+awaitable<void> scripted_server(tcp::acceptor& a, std::vector<ScriptStep> script,
+                                asio::ssl::context* tls, std::vector<std::string>* seen) {
+    auto [ec, sock] = co_await a.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    asio::ssl::stream<tcp::socket&> ssl(sock, *tls);
+    bool secure = false;
+    asio::streambuf buf;
+    for (const auto& st : script) {
+        if (!st.expect.empty()) {
+            error_code rec;
+            if (secure)
+                co_await asio::async_read_until(ssl, buf, "\r\n",
+                                                asio::redirect_error(asio::use_awaitable, rec));
+            else
+                co_await asio::async_read_until(sock, buf, "\r\n",
+                                                asio::redirect_error(asio::use_awaitable, rec));
+            if (rec) co_return;
+            std::istream in(&buf);
+            std::string line;
+            std::getline(in, line);
+            seen->push_back(line);
+            if (line.rfind(st.expect, 0) != 0) co_return;
+        }
+        error_code wec;
+        if (st.send == "TLS") {
+            co_await ssl.async_handshake(asio::ssl::stream_base::server,
+                                         asio::redirect_error(asio::use_awaitable, wec));
+            secure = true;
+        } else if (secure) {
+            co_await asio::async_write(ssl, asio::buffer(st.send),
+                                       asio::redirect_error(asio::use_awaitable, wec));
+        } else {
+            co_await asio::async_write(sock, asio::buffer(st.send),
+                                       asio::redirect_error(asio::use_awaitable, wec));
+        }
+        if (wec) co_return;
+    }
+}
+
+TEST_F(ClientConnection, HeloFallbackWithoutPipelining) {
+    tcp::acceptor a(io, {kLoopback, 0});
+    std::vector<std::string> seen;
+    asio::ssl::context unused(asio::ssl::context::tls_server);
+    asio::co_spawn(io,
+                   scripted_server(a,
+                                   {{"", "220 old.example SMTP\r\n"},
+                                    {"EHLO ", "502 5.5.2 Error: command not recognized\r\n"},
+                                    {"HELO ", "250 old.example\r\n"},
+                                    {"MAIL FROM:<a@example.org>", "250 ok\r\n"},
+                                    {"RCPT TO:<b@example.org>", "250 ok\r\n"},
+                                    {"DATA", "354 go\r\n"},
+                                    {"Subject: x", ""},
+                                    {"\r", ""},  // the empty line after the header
+                                    {"..dot", ""},
+                                    {".", "250 queued\r\n"},
+                                    {"QUIT", "221 bye\r\n"}},
+                                   &unused, &seen),
+                   asio::detached);
+    ClientSession s(io.get_executor(), options(TlsMode::opportunistic));
+    auto st = run(s.open(a.local_endpoint()), io);
+    ASSERT_TRUE(st.ok()) << st.reason;
+    EXPECT_TRUE(s.used_helo());
+    EXPECT_FALSE(s.tls_active());
+    auto res =
+        run(s.send(envelope({"b@example.org"}, "a@example.org"), "Subject: x\n\n.dot\n"), io);
+    EXPECT_TRUE(res.status.ok()) << res.status.reason;
+    EXPECT_EQ(res.status.reason, "250 queued");
+    run(s.quit(), io);
+    EXPECT_EQ(seen.back(), "QUIT\r");
+}
+
+TEST_F(ClientConnection, RepliesInjectedBeforeTlsAreDiscarded) {
+    fs::path dir = peer->dir;  // reuse the Postfix peer's key and certificate
+    asio::ssl::context server_tls(asio::ssl::context::tls_server);
+    server_tls.use_certificate_chain_file((dir / "etc/cert.pem").string());
+    server_tls.use_private_key_file((dir / "etc/key.pem").string(), asio::ssl::context::pem);
+    tcp::acceptor a(io, {kLoopback, 0});
+    std::vector<std::string> seen;
+    const std::string injected = "250-injected.example\r\n250 AUTH PLAIN\r\n";
+    asio::co_spawn(io,
+                   scripted_server(a,
+                                   {{"", "220 mitm.example ESMTP\r\n"},
+                                    {"EHLO ", "250-mitm.example\r\n250 STARTTLS\r\n"},
+                                    {"STARTTLS", "220 go ahead\r\n" + injected},
+                                    {"", "TLS"},
+                                    {"EHLO ", "250-real.example\r\n250 PIPELINING\r\n"},
+                                    {"QUIT", "221 bye\r\n"}},
+                                   &server_tls, &seen),
+                   asio::detached);
+    ClientSession s(io.get_executor(), options(TlsMode::required));
+    auto st = run(s.open(a.local_endpoint()), io);
+    ASSERT_TRUE(st.ok()) << st.reason;
+    EXPECT_TRUE(s.tls_active());
+    EXPECT_EQ(s.discarded_before_tls(), injected.size());
+    EXPECT_EQ(s.capabilities().greeting, "real.example");
+    EXPECT_TRUE(s.capabilities().pipelining);
+    EXPECT_TRUE(s.capabilities().auth.empty());
+    run(s.quit(), io);
 }

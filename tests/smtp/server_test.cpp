@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -124,6 +125,7 @@ class Server : public ::testing::Test {
         options.tls = &tls;
         options.max_message_size = 20000;
         options.timeouts.cap(5s);
+        options.allowed = [](const ClientInfo& c) { return c.peer.address().is_loopback(); };
         options.authenticate = [](std::string_view u, std::string_view p) {
             return u == "user" && p == "secret";
         };
@@ -151,7 +153,19 @@ class Server : public ::testing::Test {
         ++sessions_open;
         ServerSession session(std::move(s), sink, options);
         co_await session.run();
+        {
+            std::lock_guard lock(sink.mu);
+            counts.push_back(session.command_counts());
+        }
         --sessions_open;
+    }
+    std::vector<std::string> counts;  // command_counts() of each finished session
+
+    // Waits for the sessions to end and returns the last one's command counts.
+    std::string last_counts() {
+        for (int i = 0; i < 100 && sessions_open > 0; ++i) std::this_thread::sleep_for(20ms);
+        std::lock_guard lock(sink.mu);
+        return counts.empty() ? "" : counts.back();
     }
 
     unsigned short port() const { return acceptor.local_endpoint().port(); }
@@ -217,6 +231,7 @@ TEST_F(Server, SwaksStarttlsAndPipelining) {
     int rc;
     std::string out = swaks("-tls --pipeline", &rc);
     ASSERT_EQ(rc, 0) << tail(out);
+    EXPECT_EQ(last_counts(), "ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7");
     ASSERT_EQ(sink.count(), 1u);
     Stored m = sink.last();
     EXPECT_TRUE(m.client.tls);
@@ -396,6 +411,8 @@ TEST_F(Server, MalformedCommandsKeepTheSessionUsable) {
     EXPECT_EQ(r.line(), "554 5.5.1 Error: no valid recipients");
     EXPECT_EQ(r.line(), "221 2.0.0 Bye");
     EXPECT_EQ(sink.count(), 0u);
+    EXPECT_EQ(last_counts(),
+              "helo=1 mail=1/3 rcpt=0/1 data=0/2 noop=1 quit=1 unknown=0/1 commands=4/10");
 }
 
 TEST_F(Server, TooManyErrorsCloses) {
@@ -450,4 +467,72 @@ TEST_F(Server, CommandsInjectedBeforeTlsAreDiscarded) {
     asio::read_until(tls, buf, "\r\n");
     std::string first(asio::buffers_begin(buf.data()), asio::buffers_end(buf.data()));
     EXPECT_EQ(first.substr(0, first.find("\r\n")), "250 2.0.0 Ok");
+}
+
+TEST_F(Server, RefuseSends421AndCloses) {
+    asio::co_spawn(
+        io,
+        [this]() -> awaitable<void> {
+            auto s = co_await acceptor.async_accept(asio::use_awaitable);
+            co_await refuse(std::move(s), "relay.test.example", "Error: too many connections");
+        },
+        asio::detached);
+    thread = std::thread([this] { io.run(); });
+    Raw r(port());
+    EXPECT_EQ(r.line(), "421 4.7.0 relay.test.example Error: too many connections");
+    EXPECT_EQ(r.line(), "<End of file>");
+}
+
+TEST_F(Server, LongPipelinedBatchIsAnsweredCompletely) {
+    start();
+    Raw r(port());
+    r.line();
+    std::string batch = "EHLO x\r\n";
+    for (int i = 0; i < 3000; ++i) batch += "NOOP\r\n";
+    batch += "QUIT\r\n";
+    r.send(batch);
+    r.reply();
+    int noops = 0;
+    for (std::string l = r.line(); l == "250 2.0.0 Ok"; l = r.line()) ++noops;
+    EXPECT_EQ(noops, 3000);
+}
+
+// A message source that fails after its first piece: the server must store nothing.
+class BrokenSource : public MessageSource {
+  public:
+    std::uint64_t size() const override { return 100; }
+    awaitable<std::optional<std::string_view>> next() override {
+        if (calls_++ == 0) co_return std::string_view("Subject: half\r\n\r\nfirst part\r\n");
+        co_return std::nullopt;
+    }
+
+  private:
+    int calls_ = 0;
+};
+
+TEST_F(Server, ClientAbortsOnSourceErrorWithoutDot) {
+    start();
+    asio::io_context cio;
+    ClientOptions o;
+    o.tls = TlsMode::none;
+    o.host_name = "relay.test.example";
+    o.timeouts.cap(5s);
+    ClientSession c(cio.get_executor(), o);
+    auto open = asio::co_spawn(cio, c.open({kLoopback, port()}), asio::use_future);
+    cio.run();
+    cio.restart();
+    ASSERT_TRUE(open.get().ok());
+    Envelope e;
+    e.sender = "a@example.org";
+    e.recipients = {{"b@example.org", "", ""}};
+    BrokenSource source;
+    auto sent = asio::co_spawn(cio, c.send(e, source), asio::use_future);
+    cio.run();
+    auto res = sent.get();
+    EXPECT_TRUE(res.status.temporary());
+    EXPECT_EQ(res.status.dsn, "4.3.0");
+    EXPECT_FALSE(c.usable());
+    for (int i = 0; i < 100 && sessions_open > 0; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(sink.count(), 0u);
+    EXPECT_EQ(sink.aborted, 1);
 }
