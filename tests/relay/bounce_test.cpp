@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -543,6 +546,66 @@ TEST(Bounce, Helpers) {
     EXPECT_EQ(fold_field("Short: x"), "Short: x\r\n");
     EXPECT_EQ(fold_field("Name: aaaa bbbb ccccc", 20), "Name: aaaa bbbb\r\n ccccc\r\n");
     EXPECT_EQ(fold_field("Name: x   "), "Name: x\r\n");
+}
+
+TEST(Bounce, StatusCodesAreChecked) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"5.1.1", "5.1.1"},   {"4.7.5", "4.7.5"},  {"5.123.456", "5.123.456"}, {"5.1", "5.0.0"},
+        {"5.1.1.1", "5.0.0"}, {"6.1.1", "5.0.0"},  {"5.1234.1", "5.0.0"},      {"5..1", "5.0.0"},
+        {"", "5.0.0"},        {"5.1.1 ", "5.0.0"}, {"550", "5.0.0"},
+    };
+    for (auto [given, reported] : cases) {
+        auto in = base_input();
+        in.recipients[0].status = given;
+        auto n = compose_notice(in);
+        ASSERT_TRUE(n);
+        EXPECT_EQ(field(parse_notice(*n).status[1], "Status"), reported) << given;
+    }
+}
+
+TEST(Bounce, RecipientNotInEnvelopeUsesDefaultNotify) {
+    auto in = base_input();
+    in.recipients[0].address = "dave@example.net";  // e.g. the envelope was rewritten
+    in.recipients[0].orcpt = "";
+    auto n = compose_notice(in);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(field(parse_notice(*n).status[1], "Final-Recipient"), "rfc822; dave@example.net");
+}
+
+// Python's email package (an independent parser) finds no defect in any variant.
+TEST(Bounce, PythonEmailParserAgrees) {
+    std::vector<NoticeInput> inputs;
+    inputs.push_back(base_input());
+    auto hdrs = base_input();
+    hdrs.envelope.ret = "HDRS";
+    inputs.push_back(hdrs);
+    auto delay = base_input();
+    delay.recipients[0].action = DsnAction::delayed;
+    delay.retry_until_us = kNow + 1000000;
+    inputs.push_back(delay);
+    auto utf8 = base_input();
+    utf8.recipients[0].address = "j\xC3\xBCrgen@example.net";
+    inputs.push_back(utf8);
+    std::vector<std::string> contents = {"", "no header\n",
+                                         "Subject: x\n\n" + std::string(1500, 'y'),
+                                         "Subject: caf\xC3\xA9\r\n\r\n\xC3\xA9\r\n"};
+    std::vector<std::string> messages;
+    for (const auto& in : inputs) messages.push_back(compose_notice(in)->message);
+    for (const auto& c : contents) {
+        auto in = base_input(c);
+        messages.push_back(compose_notice(in)->message);
+    }
+    char dir_template[] = "/tmp/bounce_test.XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    std::string dir = dir_template, files;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        std::string path = dir + "/n" + std::to_string(i) + ".eml";
+        std::ofstream(path, std::ios::binary) << messages[i];
+        files += " " + path;
+    }
+    int rc = std::system(("/usr/bin/python3 " DSN_CHECK_PY + files).c_str());
+    std::filesystem::remove_all(dir);
+    EXPECT_EQ(rc, 0);
 }
 
 }  // namespace
