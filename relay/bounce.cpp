@@ -135,15 +135,17 @@ bool has_long_line(std::string_view crlf_text) {
     return false;
 }
 
-// The original header lines, with any line over 998 octets folded (RFC 5322 §2.1.1).
+// The original header lines, with any line over 998 octets folded (RFC 5322 §2.1.1), NUL → space.
 std::string fix_headers(std::string_view headers) {
     std::string out;
     for (auto l : lines_of(headers)) {
         auto line = without_crlf(l);
-        if (line.size() > kMaxLine)
-            out += fold_field(line, kMaxLine);
+        std::string fixed(line);
+        std::replace(fixed.begin(), fixed.end(), '\0', ' ');  // RFC 2045 §2.8
+        if (fixed.size() > kMaxLine)
+            out += fold_field(fixed, kMaxLine);
         else
-            out.append(line).append(kCrlf);
+            out.append(fixed).append(kCrlf);
     }
     return out;
 }
@@ -169,7 +171,7 @@ std::string wrap(std::string_view text, std::size_t width = 76) {
 struct Returned {
     std::string text;
     bool full = false;
-    bool lines_too_long = false;  // full return was wanted but the body breaks the line limit
+    bool body_unfit = false;  // full return was wanted, but the body cannot travel as 8bit
 };
 
 Returned returned_content(const NoticeInput& in, bool any_failed) {
@@ -178,9 +180,11 @@ Returned returned_content(const NoticeInput& in, bool any_failed) {
     Returned r;
     r.full =
         return_full_content(in.envelope.ret, any_failed, normalized.size(), in.full_return_limit);
-    if (r.full && has_long_line(split.body)) {
-        r.full = false;  // refolding body text would change the message; return headers only
-        r.lines_too_long = true;
+    // RFC 2045 §2.8: 8bit data has lines of at most 998 octets and no NUL. Rewriting the body
+    // would change the message the sender gets back, so return the header section only.
+    if (r.full && (has_long_line(split.body) || split.body.find('\0') != std::string_view::npos)) {
+        r.full = false;
+        r.body_unfit = true;
     }
     r.text = fix_headers(split.headers);
     if (r.full && (split.separator || !split.body.empty())) r.text.append(kCrlf).append(split.body);
@@ -210,7 +214,8 @@ std::string text_part(const NoticeInput& in, const std::vector<DsnRecipient>& rs
     }
     t += wrap(ret.full ? "Your message is attached below."
                        : "The header of your message is attached below.");
-    if (ret.lines_too_long) t += wrap("(Its body had lines too long to return.)");
+    if (ret.body_unfit)
+        t += wrap("(Its body had lines too long or NUL bytes, so it could not be returned.)");
     t += "\r\n" + wrap("If you need help, forward this report to your postmaster.") + "\r\n";
     t += "                   The mail system\r\n";
     for (const auto& r : rs) {

@@ -1,7 +1,6 @@
-// Delivery status notifications (RFC 3464 inside RFC 6522 multipart/report): the bounce and
-// delay notices the relay sends to the envelope sender. Entry point: compose_notice() (pure,
-// no I/O); the rules it applies are exposed as small functions so each can be tested alone.
-// compose_notice() returns nullopt when no notice may be sent (null sender, NOTIFY); never throws.
+// Delivery status notifications (RFC 3464 in an RFC 6522 multipart/report): the bounce and delay
+// notices sent to the envelope sender. Entry point: compose_notice(), pure (no I/O), plus its rules
+// as small functions. nullopt means "no notice may be sent" (null sender, NOTIFY), not an error.
 #pragma once
 
 #include <cstddef>

@@ -528,6 +528,15 @@ TEST(Bounce, LongBodyLineFallsBackToHeaders) {
     EXPECT_NE(p.parts[0].body.find("too long"), std::string::npos);
 }
 
+TEST(Bounce, NulBytes) {
+    using namespace std::string_literals;
+    auto n = compose_notice(base_input("Subject: a\0b\r\n\r\nx\0y\r\n"s));
+    ASSERT_TRUE(n);
+    EXPECT_FALSE(n->full_content);
+    EXPECT_EQ(n->message.find('\0'), std::string::npos);
+    EXPECT_EQ(parse_notice(*n).parts[2].body, "Subject: a b\r\n");
+}
+
 TEST(Bounce, Helpers) {
     EXPECT_EQ(xtext_decode("a+2Bb+3Dc"), "a+b=c");
     EXPECT_EQ(xtext_decode("a+2"), "a+2");
