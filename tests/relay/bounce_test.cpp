@@ -10,11 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
 namespace dr::relay {
 namespace {
+
+using namespace std::string_literals;
 
 constexpr std::int64_t kNow = 1795472339000000;      // Mon, 23 Nov 2026 22:18:59 +0000
 constexpr std::int64_t kArrival = 1795468739000000;  // one hour earlier
@@ -529,7 +532,6 @@ TEST(Bounce, LongBodyLineFallsBackToHeaders) {
 }
 
 TEST(Bounce, NulBytes) {
-    using namespace std::string_literals;
     auto n = compose_notice(base_input("Subject: a\0b\r\n\r\nx\0y\r\n"s));
     ASSERT_TRUE(n);
     EXPECT_FALSE(n->full_content);
@@ -615,6 +617,39 @@ TEST(Bounce, PythonEmailParserAgrees) {
     int rc = std::system(("/usr/bin/python3 " DSN_CHECK_PY + files).c_str());
     std::filesystem::remove_all(dir);
     EXPECT_EQ(rc, 0);
+}
+
+// Random content and field values (CR, LF, NUL, 8-bit, long runs, field-like text): every notice
+// is well formed, has its three parts, and returns the header section it was given.
+TEST(Bounce, RandomInputsGiveWellFormedNotices) {
+    std::mt19937 rng(12345);
+    const std::string alphabet = "ab :\r\n\t\0\xC3\xA9-+0D"s;
+    auto random_text = [&](std::size_t max_len) {
+        std::string t;
+        std::size_t len = rng() % max_len;
+        for (std::size_t i = 0; i < len; ++i) {
+            if (rng() % 50 == 0) t += std::string(rng() % 1200, 'z');
+            t += alphabet[rng() % alphabet.size()];
+        }
+        return t;
+    };
+    for (int i = 0; i < 300; ++i) {
+        auto in = base_input("Subject: s\r\n" + random_text(3000));
+        in.recipients[0].diagnostic = random_text(400);
+        in.recipients[0].remote_mta = random_text(30);
+        in.recipients[0].orcpt = in.envelope.recipients[0].orcpt = "rfc822;" + random_text(60);
+        in.envelope.envid = random_text(60);
+        in.envelope.ret = i % 3 == 0 ? "HDRS" : "";
+        auto n = compose_notice(in);
+        ASSERT_TRUE(n);
+        auto p = parse_notice(*n);
+        ASSERT_EQ(p.parts.size(), 3u) << i;
+        ASSERT_EQ(p.status.size(), 2u) << i;
+        EXPECT_EQ(p.status[1].count("action"), 1u) << i;
+        EXPECT_EQ(field(p.status[1], "Status"), "5.1.1") << i;
+        EXPECT_EQ(p.parts[2].body.rfind("Subject: s\r\n", 0), 0u) << i;
+        if (HasFailure()) break;
+    }
 }
 
 }  // namespace
