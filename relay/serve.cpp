@@ -20,6 +20,7 @@
 #include <map>
 
 #include "dane/verify.hpp"
+#include "relay/bounce.hpp"
 #include "relay/scheduler.hpp"
 #include "relay/spool_sink.hpp"
 
@@ -114,6 +115,9 @@ class Daemon {
         inbound_ = make_inbound(cfg_, server_tls_ ? &*server_tls_ : nullptr);
         scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
                                                  client_tls_, log_, scheduler_config(cfg_));
+        scheduler_->set_bounce_hook([this](const MessageInfo& info, const std::string& body) {
+            return bounce(info, body);
+        });
         sink_ =
             std::make_unique<SpoolSink>(*async_, log_, cfg_.server.hostname,
                                         [this](const std::string& id) { scheduler_->enqueue(id); });
@@ -192,6 +196,46 @@ class Daemon {
                 Role::master,
                 std::string("configuration not reloaded, keeping the old one: ") + e.what());
         }
+    }
+
+    // RFC 3464 notice to the sender for the recipients that bounced; queued
+    // with the null sender like any other message (SPEC §4).
+    asio::awaitable<std::string> bounce(const MessageInfo& info, const std::string& body) {
+        NoticeInput in;
+        in.hostname = cfg_.server.hostname;
+        in.queue_id = info.id;
+        in.envelope = info.envelope;
+        in.content = body;
+        in.now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+        for (std::size_t i = 0; i < info.rcpts.size(); ++i)
+            if (info.rcpts[i].status == RcptStatus::bounced)
+                in.recipients.push_back({info.envelope.recipients[i].address,
+                                         info.envelope.recipients[i].orcpt, DsnAction::failed,
+                                         info.rcpts[i].dsn, info.rcpts[i].reason, "", 0});
+        auto notice = compose_notice(in);
+        if (!notice) {
+            log_.info(Role::bounce,
+                      info.id + ": no non-delivery notification: " +
+                          (info.envelope.sender.empty() ? "null sender" : "NOTIFY says none"));
+            co_return std::string();
+        }
+        Envelope env;
+        env.recipients.push_back({notice->to, "", ""});
+        env.eightbitmime = notice->eightbit;
+        env.smtputf8 = notice->smtputf8;
+        env.client_name = "localhost";
+        env.helo = cfg_.server.hostname;
+        auto r = co_await async_->async_commit(env, notice->message, asio::use_awaitable);
+        if (r.ec) {
+            log_.warning(Role::bounce, info.id + ": cannot queue the non-delivery notification: " +
+                                           r.ec.message());
+            co_return std::string();
+        }
+        log_.info(Role::bounce, info.id + ": sender non-delivery notification: " + r.id);
+        scheduler_->enqueue(r.id);
+        co_return r.id;
     }
 
     asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {

@@ -195,7 +195,38 @@ class ServeLab(unittest.TestCase):
         self.assertEqual(count("received"), len(EXPECTED))
         self.assertEqual(count("delivered"), want["sent"])
         self.assertEqual(count("deferred"), want["deferred"])
-        self.assertEqual(count("bounced"), want["bounced"])
+        # Each bounce sends a notice to sender@relay.test, a name the lab does not
+        # have: the notices bounce as well (and, null sender, get no notice).
+        self.assertEqual(count("bounced"), 2 * want["bounced"])
+
+    def test_bounce_reaches_the_sender(self):
+        relay = Relay()
+        try:
+            p = subprocess.run(["swaks", "--server", "127.0.0.1:10025", "--from",
+                                "sender@ee-good.test", "--to", "user@null-mx.test"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout)
+            line = relay.wait_for(r"sender non-delivery notification: [0-9A-Z]{10,16}")
+            qid = line.rsplit(" ", 1)[1]
+            relay.wait_for(rf"{qid}: to=<sender@ee-good\.test>, .*status=sent")
+            # A bounce of a bounce is never sent (RFC 3464 §2, RFC 5321 §4.5.5).
+            p = subprocess.run(["swaks", "--server", "127.0.0.1:10025", "--from", "<>",
+                                "--to", "other@null-mx.test"], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout)
+            relay.wait_for(r"no non-delivery notification: null sender")
+        finally:
+            relay.stop()
+        notices = [m for r in self.sink_records("mx.ee-good.test") for m in r["messages"]
+                   if m["mail_from"] == "" and "sender@ee-good.test" in m["rcpt_to"]]
+        self.assertEqual(len(notices), 1)
+        self.assertTrue(notices[0]["tls"])
+        with open(notices[0]["body_file"]) as f:
+            body = f.read()
+        self.assertIn("multipart/report; report-type=delivery-status", body)
+        self.assertIn("Final-Recipient: rfc822; user@null-mx.test", body)
+        self.assertIn("Status: 5.1.10", body)
+        self.assertIn("Action: failed", body)
 
     def test_not_an_open_relay(self):
         relay = Relay(allowed='["127.0.0.1/32"]')
