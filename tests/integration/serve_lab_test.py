@@ -228,6 +228,27 @@ class ServeLab(unittest.TestCase):
         self.assertIn("Status: 5.1.10", body)
         self.assertIn("Action: failed", body)
 
+    def test_destination_down_then_up_gets_its_mail_on_a_retry(self):
+        # "Down": the policy table sends ee-good.test to a port where nothing
+        # listens. "Up": SIGHUP with the entry removed; the retry delivers.
+        down = '[policy.domains]\n"ee-good.test" = { level = "dane", nexthop = "[mx.ee-good.test]:2526" }\n'
+        relay = Relay(extra=down)
+        try:
+            self.assertEqual(swaks("retry@ee-good.test").returncode, 0)
+            line = relay.wait_for(r"to=<retry@ee-good\.test>.*status=deferred")
+            self.assertIn("dsn=4.4.1", line)
+            self.assertIn("Connection refused", line)
+            relay.write_conf('["127.0.0.1/32"]', "1h")
+            relay.proc.send_signal(signal.SIGHUP)
+            relay.wait_for(r"reload -- version")
+            relay.wait_for(r"to=<retry@ee-good\.test>.*status=sent", 30)
+        finally:
+            self.assertEqual(relay.stop(), 0)
+        got = [m for r in self.sink_records("mx.ee-good.test") for m in r["messages"]
+               if "retry@ee-good.test" in m["rcpt_to"]]
+        self.assertEqual(len(got), 1)
+        self.assertTrue(got[0]["tls"])
+
     def test_not_an_open_relay(self):
         relay = Relay(allowed='["127.0.0.1/32"]')
         try:
