@@ -1,7 +1,12 @@
 // dane-relay: the command line (SPEC §9). Each subcommand lives in its own
 // file; main only dispatches. Exit status 2 means a usage error.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -19,7 +24,7 @@ constexpr const char* kUsage =
     "  serve   [-c FILE]             run the relay in the foreground\n"
     "  check   DOMAIN...             MX, TLSA, DNSSEC status and a live STARTTLS + DANE verdict\n"
     "  queue   [-c FILE] [list [--json]|flush|delete ID...|hold ID...|release ID...]\n"
-    "                                the queue of a stopped relay\n"
+    "                                the queue (running daemon or stopped spool)\n"
     "  config  check [-c FILE]       validate a configuration file\n"
     "\n"
     "planned (not yet available): tlsa, monitor\n"
@@ -63,6 +68,31 @@ int config_command(std::vector<std::string> args) {
     return 0;
 }
 
+// The running daemon's control socket: "<verb> <args>\n" in, "<status>\n<output>" out.
+int ask_daemon(const std::string& spool_dir, const std::vector<std::string>& args) {
+    namespace asio = boost::asio;
+    try {
+        asio::io_context io;
+        asio::local::stream_protocol::socket s(io);
+        s.connect(dr::relay::control_socket_path(spool_dir));
+        std::string line;
+        for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
+        asio::write(s, asio::buffer(line + "\n"));
+        std::string reply;
+        boost::system::error_code ec;
+        asio::read(s, asio::dynamic_buffer(reply), ec);
+        auto nl = reply.find('\n');
+        if (nl == std::string::npos) throw std::runtime_error("no answer from the daemon");
+        std::cout << reply.substr(nl + 1);
+        return std::stoi(reply.substr(0, nl));
+    } catch (const std::exception& e) {
+        std::cerr << "dane-relay queue: the spool is in use and the daemon's control socket "
+                     "does not answer: "
+                  << e.what() << "\n";
+        return 75;
+    }
+}
+
 int queue_command(std::vector<std::string> args) {
     std::string file = take_config(args);
     dr::conf::Config cfg;
@@ -72,7 +102,11 @@ int queue_command(std::vector<std::string> args) {
         std::cerr << e.what() << "\n";
         return 2;
     }
-    return dr::relay::run_queue_command(cfg.spool.dir, args, std::cout, std::cerr);
+    std::ostringstream err;
+    int rc = dr::relay::run_queue_command(cfg.spool.dir, args, std::cout, err);
+    if (rc == 75) return ask_daemon(cfg.spool.dir, args);  // a running daemon holds the spool
+    std::cerr << err.str();
+    return rc;
 }
 
 }  // namespace

@@ -4,24 +4,30 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <list>
 #include <map>
+#include <sstream>
 
 #include "dane/verify.hpp"
 #include "relay/bounce.hpp"
 #include "relay/scheduler.hpp"
+#include "relay/spool_admin.hpp"
 #include "relay/spool_sink.hpp"
 
 namespace dr::relay {
@@ -161,6 +167,7 @@ class Daemon {
                                     (file_.empty() ? std::string("built-in defaults") : file_) +
                                     ", " + std::to_string(rec.messages) + " queued message(s)");
         scheduler_->start();
+        open_control();
         for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(a), asio::detached);
         wait_signal();
     }
@@ -175,6 +182,8 @@ class Daemon {
             }
             log_.info(Role::master, "terminating on signal " + std::to_string(sig));
             for (auto& a : acceptors_) a.close();
+            control_.close();
+            ::unlink(control_socket_path(cfg_.spool.dir).c_str());
             asio::co_spawn(io_, stop(), asio::detached);
         });
     }
@@ -238,6 +247,53 @@ class Daemon {
         co_return r.id;
     }
 
+    // `dane-relay queue` on a running daemon (SPEC §4): one command line in,
+    // "<exit status>\n" and the output back, over <spool>/control (mode 0600).
+    void open_control() {
+        const std::string path = control_socket_path(cfg_.spool.dir);
+        ::unlink(path.c_str());
+        try {
+            control_.open();
+            control_.bind(asio::local::stream_protocol::endpoint(path));
+            ::chmod(path.c_str(), 0600);
+            control_.listen();
+        } catch (const boost::system::system_error& e) {
+            log_.warning(Role::master, "no control socket " + path + ": " + e.code().message());
+            return;
+        }
+        asio::co_spawn(io_, control_loop(), asio::detached);
+    }
+
+    asio::awaitable<void> control_loop() {
+        while (control_.is_open()) {
+            boost::system::error_code ec;
+            auto socket =
+                co_await control_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec == asio::error::operation_aborted) co_return;
+            if (!ec) asio::co_spawn(io_, control_session(std::move(socket)), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> control_session(asio::local::stream_protocol::socket socket) {
+        boost::system::error_code ec;
+        std::string line;
+        co_await asio::async_read_until(socket, asio::dynamic_buffer(line, 4096), '\n',
+                                        asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        std::istringstream words(line.substr(0, line.find('\n')));
+        std::vector<std::string> args;
+        for (std::string w; words >> w;) args.push_back(w);
+        std::ostringstream out, err;
+        int rc = run_queue_command_on(*spool_, args, out, err);
+        // Tell the scheduler what changed on disk.
+        if (rc == 0 && !args.empty() && args[0] == "flush") scheduler_->flush();
+        if (!args.empty() && args[0] == "release")
+            for (std::size_t i = 1; i < args.size(); ++i) scheduler_->enqueue(args[i]);
+        std::string reply = std::to_string(rc) + "\n" + out.str() + err.str();
+        co_await asio::async_write(socket, asio::buffer(reply),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    }
+
     asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
         while (acceptor.is_open()) {
             boost::system::error_code ec;
@@ -288,6 +344,7 @@ class Daemon {
     std::optional<asio::ssl::context> server_tls_;
     asio::signal_set signals_;
     std::list<tcp::acceptor> acceptors_;
+    asio::local::stream_protocol::acceptor control_{io_};
     std::unique_ptr<Spool> spool_;
     std::unique_ptr<AsyncSpool> async_;
     std::unique_ptr<dane::Resolver> resolver_;

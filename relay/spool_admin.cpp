@@ -50,17 +50,19 @@ int per_id(Spool& spool, const std::string& verb, const std::vector<std::string>
     return status;
 }
 
+bool valid_args(const std::vector<std::string>& args) {
+    const std::string verb = args.empty() ? "list" : args[0];
+    const std::size_t n = args.empty() ? 0 : args.size() - 1;
+    if (verb == "list") return n == 0 || (n == 1 && args[1] == "--json");
+    if (verb == "flush") return n == 0;
+    return (verb == "delete" || verb == "hold" || verb == "release") && n > 0;
+}
+
 }  // namespace
 
 int run_queue_command(const std::string& spool_dir, const std::vector<std::string>& args,
                       std::ostream& out, std::ostream& err) {
-    std::string verb = args.empty() ? "list" : args[0];
-    std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
-    bool by_id = verb == "delete" || verb == "hold" || verb == "release";
-    bool json = rest.size() == 1 && rest[0] == "--json";
-    bool ok = (verb == "list" && (rest.empty() || json)) || (verb == "flush" && rest.empty()) ||
-              (by_id && !rest.empty());
-    if (!ok) {
+    if (!valid_args(args)) {
         err << kUsage;
         return 2;
     }
@@ -70,13 +72,31 @@ int run_queue_command(const std::string& spool_dir, const std::vector<std::strin
         err << "dane-relay queue: " << spool_dir << ": " << ec.message() << "\n";
         return ec == SpoolErrc::locked ? kExitTempFail : 1;
     }
-    if (by_id) return per_id(*spool, verb, rest, out, err);
+    return run_queue_command_on(*spool, args, out, err);
+}
+
+int run_queue_command_on(Spool& spool, const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err) {
+    if (!valid_args(args)) {
+        err << kUsage;
+        return 2;
+    }
+    const std::string verb = args.empty() ? "list" : args[0];
+    const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+    if (verb == "delete" || verb == "hold" || verb == "release")
+        return per_id(spool, verb, rest, out, err);
     if (verb == "flush") {
-        if ((ec = flush_all(*spool))) err << "dane-relay queue: flush: " << ec.message() << "\n";
+        std::error_code ec = flush_all(spool);
+        if (ec) err << "dane-relay queue: flush: " << ec.message() << "\n";
         return ec ? 1 : 0;
     }
-    out << (json ? format_queue_json(spool->list()) : format_queue_list(spool->list()));
+    const bool json = !rest.empty();
+    out << (json ? format_queue_json(spool.list()) : format_queue_list(spool.list()));
     return 0;
+}
+
+std::string control_socket_path(const std::string& spool_dir) {
+    return spool_dir + "/control";
 }
 
 }  // namespace dr::relay

@@ -13,4 +13,13 @@ namespace dr::relay {
 int run_queue_command(const std::string& spool_dir, const std::vector<std::string>& args,
                       std::ostream& out, std::ostream& err);
 
+class Spool;
+// The same commands on a spool this process already holds (the running
+// daemon's control socket uses it). Returns the same exit statuses.
+int run_queue_command_on(Spool& spool, const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err);
+
+// The control socket of a running daemon: <spool dir>/control.
+std::string control_socket_path(const std::string& spool_dir);
+
 }  // namespace dr::relay

@@ -42,7 +42,8 @@ DELIVERY = re.compile(
 
 
 class Relay:
-    def __init__(self, extra="", allowed='["127.0.0.1/32"]', lifetime="1h"):
+    def __init__(self, extra="", allowed='["127.0.0.1/32"]', lifetime="1h", backoff="1s"):
+        self.backoff = backoff
         self.dir = tempfile.mkdtemp(prefix="dr-serve-")
         self.log = os.path.join(self.dir, "maillog")
         self.conf = os.path.join(self.dir, "relay.toml")
@@ -65,8 +66,8 @@ user = ""
 [spool]
 dir = "{self.dir}/spool"
 [queue]
-minimal_backoff = "1s"
-maximal_backoff = "2s"
+minimal_backoff = "{self.backoff}"
+maximal_backoff = "{self.backoff if self.backoff != '1s' else '2s'}"
 maximal_queue_lifetime = "{lifetime}"
 [dns]
 unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
@@ -248,6 +249,36 @@ class ServeLab(unittest.TestCase):
                if "retry@ee-good.test" in m["rcpt_to"]]
         self.assertEqual(len(got), 1)
         self.assertTrue(got[0]["tls"])
+
+    def test_queue_admin_on_the_running_daemon(self):
+        relay = Relay(backoff="1h")  # only a flush retries
+
+        def queue(*args):
+            return subprocess.run([BINARY, "queue", "-c", relay.conf, *args],
+                                  capture_output=True, text=True, timeout=30)
+        try:
+            self.assertEqual(swaks("admin@no-starttls.test").returncode, 0)
+            line = relay.wait_for(r"to=<admin@no-starttls\.test>.*status=deferred")
+            qid = line.split(": ")[1]
+            p = queue("list")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(qid, p.stdout)
+            self.assertIn("TLS is required, but was not offered", p.stdout)
+            self.assertEqual(queue("hold", qid).stdout, f"{qid}: held\n")
+            self.assertEqual(queue("release", qid).stdout, f"{qid}: released\n")
+            before = len(relay.lines())
+            self.assertEqual(queue("flush").returncode, 0)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(
+                    "to=<admin@no-starttls.test>" in l for l in relay.lines()[before:]):
+                time.sleep(0.1)
+            self.assertTrue(any("to=<admin@no-starttls.test>" in l for l in relay.lines()[before:]),
+                            "flush made the deferred mail due at once")
+            self.assertEqual(queue("delete", qid).stdout, f"{qid}: removed\n")
+            self.assertNotIn(qid, queue("list").stdout)
+            self.assertEqual(queue("delete", "NOSUCHID000").returncode, 1)
+        finally:
+            self.assertEqual(relay.stop(), 0)
 
     def test_not_an_open_relay(self):
         relay = Relay(allowed='["127.0.0.1/32"]')
