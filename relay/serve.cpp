@@ -108,25 +108,13 @@ class Daemon {
         }
         for (const auto& ep : cfg_.server.listen)
             if (auto err = listen(ep); !err.empty()) return fail(err);
-        if (auto err = drop_privileges(cfg_.server.user); !err.empty()) return fail(err);
-        std::error_code ec;
-        spool_ = Spool::open(SpoolOptions{cfg_.spool.dir}, ec);
-        if (!spool_) return fail("cannot open spool " + cfg_.spool.dir + ": " + ec.message());
-        async_ = std::make_unique<AsyncSpool>(*spool_, 8);
+        // libunbound reads its config now and its trust anchors at the first
+        // query: both happen before root is dropped (start()).
         try {
             resolver_ = std::make_unique<dane::Resolver>(io_.get_executor(), cfg_.dns);
         } catch (const dane::ResolverError& e) {
             return fail(e.what());
         }
-        inbound_ = make_inbound(cfg_, server_tls_ ? &*server_tls_ : nullptr);
-        scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
-                                                 client_tls_, log_, scheduler_config(cfg_));
-        scheduler_->set_bounce_hook([this](const MessageInfo& info, const std::string& body) {
-            return bounce(info, body);
-        });
-        sink_ =
-            std::make_unique<SpoolSink>(*async_, log_, cfg_.server.hostname,
-                                        [this](const std::string& id) { scheduler_->enqueue(id); });
         asio::co_spawn(io_, start(), asio::detached);
         io_.run();
         return status_;
@@ -137,6 +125,26 @@ class Daemon {
         log_.fatal(Role::master, why);
         std::cerr << "dane-relay serve: " << why << "\n";
         return 1;
+    }
+
+    // After binding and the first DNS query: drop root, then open the spool
+    // as the unprivileged user, who owns it.
+    std::string open_queue() {
+        if (auto err = drop_privileges(cfg_.server.user); !err.empty()) return err;
+        std::error_code ec;
+        spool_ = Spool::open(SpoolOptions{cfg_.spool.dir}, ec);
+        if (!spool_) return "cannot open spool " + cfg_.spool.dir + ": " + ec.message();
+        async_ = std::make_unique<AsyncSpool>(*spool_, 8);
+        inbound_ = make_inbound(cfg_, server_tls_ ? &*server_tls_ : nullptr);
+        scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
+                                                 client_tls_, log_, scheduler_config(cfg_));
+        scheduler_->set_bounce_hook([this](const MessageInfo& info, const std::string& body) {
+            return bounce(info, body);
+        });
+        sink_ =
+            std::make_unique<SpoolSink>(*async_, log_, cfg_.server.hostname,
+                                        [this](const std::string& id) { scheduler_->enqueue(id); });
+        return {};
     }
 
     std::string listen(const conf::Endpoint& ep) {
@@ -159,6 +167,11 @@ class Daemon {
             co_await resolver_->ensure_validating();  // SPEC §7: no silent downgrade
         } catch (const dane::ResolverError& e) {
             status_ = fail(e.what());
+            io_.stop();
+            co_return;
+        }
+        if (auto err = open_queue(); !err.empty()) {
+            status_ = fail(err);
             io_.stop();
             co_return;
         }

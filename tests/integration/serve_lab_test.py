@@ -280,6 +280,36 @@ class ServeLab(unittest.TestCase):
         finally:
             self.assertEqual(relay.stop(), 0)
 
+    def test_binds_then_drops_root(self):
+        # SPEC §3: bind first, then run as [server] user. The spool belongs to
+        # that user, as deploy/start and a package would arrange.
+        relay = Relay.__new__(Relay)
+        relay.backoff = "1s"
+        relay.dir = tempfile.mkdtemp(prefix="dr-serve-")
+        relay.log = os.path.join(relay.dir, "maillog")
+        relay.conf = os.path.join(relay.dir, "relay.toml")
+        relay.write_conf('["127.0.0.1/32"]', "1h")
+        with open(relay.conf) as f:
+            text = f.read().replace('user = ""', 'user = "nobody"')
+        with open(relay.conf, "w") as f:
+            f.write(text)
+        os.chmod(relay.dir, 0o755)
+        os.mkdir(os.path.join(relay.dir, "spool"))
+        subprocess.run(["chown", "nobody", os.path.join(relay.dir, "spool")], check=True)
+        open(relay.log, "w").close()
+        subprocess.run(["chown", "nobody", relay.log], check=True)
+        relay.proc = relay.start()
+        try:
+            relay.wait_for(r"daemon started", 20)
+            with open(f"/proc/{relay.proc.pid}/status") as f:
+                uid = [l.split()[1] for l in f if l.startswith("Uid:")][0]
+            self.assertEqual(int(uid), int(subprocess.run(["id", "-u", "nobody"], capture_output=True,
+                                                           text=True).stdout))
+            self.assertEqual(swaks("dropped@ee-good.test").returncode, 0)
+            relay.wait_for(r"to=<dropped@ee-good\.test>.*status=sent")
+        finally:
+            self.assertEqual(relay.stop(), 0)
+
     def test_not_an_open_relay(self):
         relay = Relay(allowed='["127.0.0.1/32"]')
         try:
@@ -311,8 +341,8 @@ class ServeLab(unittest.TestCase):
                 f.write("\n[server]\nbogus = 1\n")
             relay.proc.send_signal(signal.SIGHUP)
             relay.wait_for(r"configuration not reloaded, keeping the old one: .*relay\.toml:\d+:\d+")
-            self.assertEqual(swaks("user@ee-good.test").returncode, 0)
-            relay.wait_for(r"to=<user@ee-good\.test>.*status=sent")
+            self.assertEqual(swaks("hup@ee-good.test").returncode, 0)
+            relay.wait_for(r"to=<hup@ee-good\.test>.*status=sent")
         finally:
             self.assertEqual(relay.stop(), 0)
 
