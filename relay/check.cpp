@@ -7,6 +7,7 @@
 
 #include "dane/tlsa.hpp"
 #include "relay/connect.hpp"
+#include "relay/evidence.hpp"
 
 namespace dr::relay {
 
@@ -209,110 +210,26 @@ std::string render_text(const DomainReport& r) {
 
 namespace {
 
-json::value failure_json(const std::optional<dane::Failure>& f) {
-    if (!f) return nullptr;
-    return json::object{{"permanent", f->permanent}, {"dsn", f->dsn}, {"reason", f->reason}};
-}
-
-template <class T, class F>
-json::object lookup_json(const dane::Lookup<T>& l, F&& record) {
-    json::array recs;
-    for (const auto& r : l.records) recs.push_back(record(r));
-    json::object o{{"security", dane::to_string(l.security)},
-                   {"outcome", dane::to_string(l.outcome)},
-                   {"records", std::move(recs)},
-                   {"malformed", l.malformed}};
-    if (!l.why.empty()) o["why"] = l.why;
-    return o;
-}
-
-json::value ip_json(const dane::IpAddress& ip) {
-    return json::value(ip.to_string());
-}
-
-json::value tlsa_json(const dane::TlsaRecord& r) {
-    auto u = dane::tlsa_usability(r);
-    json::object o{{"usage", r.usage},
-                   {"selector", r.selector},
-                   {"mtype", r.mtype},
-                   {"record", r.to_string()},
-                   {"usable", u.usable}};
-    if (!u.usable) o["why"] = u.why;
-    return o;
-}
-
-json::value tls_json(const std::optional<dane::TlsOutcome>& t) {
-    if (!t) return nullptr;
-    json::object o{{"trust", dane::to_string(t->trust)},
-                   {"protocol", t->protocol},
-                   {"summary", t->summary},
-                   {"peer_cert_sha256", t->peer_cert_sha256},
-                   {"peer_spki_sha256", t->peer_spki_sha256},
-                   {"failure", failure_json(t->failure)}};
-    if (t->matched) {
-        o["matched"] = json::object{{"record", t->matched->to_string()},
-                                    {"usage", t->matched->usage},
-                                    {"selector", t->matched->selector},
-                                    {"mtype", t->matched->mtype},
-                                    {"depth", t->depth}};
-    }
-    if (!t->verify_error.empty()) o["verify_error"] = t->verify_error;
-    return o;
-}
-
 json::value connection_json(const Connection& c) {
     json::array log;
     for (const auto& l : c.log) log.push_back(json::value(l));
-    return json::object{{"address", c.address},
-                        {"port", c.port},
-                        {"banner", c.banner},
-                        {"starttls_offered", c.starttls_offered},
-                        {"status", json::object{{"ok", c.status.ok()},
-                                                {"dsn", c.status.dsn},
-                                                {"reason", c.status.reason},
-                                                {"remote_reply", c.status.remote_reply}}},
-                        {"tls", tls_json(c.tls)},
+    auto status = status_json(c.status);
+    return json::object{{"address", c.address},        {"port", c.port},
+                        {"banner", c.banner},          {"starttls_offered", c.starttls_offered},
+                        {"status", std::move(status)}, {"tls", tls_json(c.tls)},
                         {"log", std::move(log)}};
-}
-
-json::value host_json(const dane::HostResult& h, const HostCheck& hc) {
-    json::array tlsa, conns, names, notes;
-    for (const auto& t : h.tlsa) {
-        auto o = lookup_json(t.lookup, tlsa_json);
-        o["base"] = t.base;
-        tlsa.push_back(std::move(o));
-    }
-    for (const auto& c : hc.connections) conns.push_back(connection_json(c));
-    for (const auto& n : h.plan.match_names) names.push_back(json::value(n));
-    for (const auto& n : h.plan.notes) notes.push_back(json::value(n));
-    return json::object{{"name", h.mx.name},
-                        {"preference", h.mx.preference},
-                        {"a", lookup_json(h.a, ip_json)},
-                        {"aaaa", lookup_json(h.aaaa, ip_json)},
-                        {"canonical", h.addresses.canonical},
-                        {"address_security", dane::to_string(h.plan.address_security)},
-                        {"tlsa", std::move(tlsa)},
-                        {"plan", json::object{{"tls", dane::to_string(h.plan.tls)},
-                                              {"half_dane", h.plan.half_dane},
-                                              {"sni", h.plan.tlsa_base},
-                                              {"match_names", std::move(names)},
-                                              {"notes", std::move(notes)},
-                                              {"failure", failure_json(h.plan.failure)}}},
-                        {"connections", std::move(conns)}};
 }
 
 }  // namespace
 
 json::value to_json(const DomainReport& r) {
-    const auto& d = r.destination;
-    json::array hosts;
-    for (std::size_t i = 0; i < d.hosts.size(); ++i)
-        hosts.push_back(host_json(d.hosts[i], r.hosts[i]));
-    json::value mx = nullptr;
-    if (d.mx)
-        mx = lookup_json(*d.mx, [](const dane::MxRecord& m) {
-            return json::value(json::object{{"preference", m.preference}, {"host", m.host}});
-        });
+    json::object out = destination_json(r.destination);
+    auto& hosts = out["hosts"].as_array();
+    for (std::size_t i = 0; i < hosts.size() && i < r.hosts.size(); ++i) {
+        json::array conns;
+        for (const auto& c : r.hosts[i].connections) conns.push_back(connection_json(c));
+        hosts[i].as_object()["connections"] = std::move(conns);
+    }
     const auto& v = r.verdict;
     json::object verdict{{"action", to_string(v.action)}, {"dsn", v.dsn}, {"reason", v.reason}};
     if (v.action == Verdict::Action::deliver) {
@@ -320,14 +237,8 @@ json::value to_json(const DomainReport& r) {
         verdict["address"] = v.address;
         verdict["tls"] = v.tls ? json::value(dane::to_string(v.trust)) : json::value(nullptr);
     }
-    return json::object{{"domain", r.domain},
-                        {"policy", conf::to_string(d.policy.level)},
-                        {"port", d.context.port},
-                        {"mx", std::move(mx)},
-                        {"mx_plan", json::object{{"implicit", d.mx_plan.implicit},
-                                                 {"failure", failure_json(d.mx_plan.failure)}}},
-                        {"hosts", std::move(hosts)},
-                        {"verdict", std::move(verdict)}};
+    out["verdict"] = std::move(verdict);
+    return out;
 }
 
 }  // namespace dr::relay

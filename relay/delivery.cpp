@@ -92,6 +92,7 @@ class Attempt {
                                    const ConnectOptions& options) {
         auto conn = co_await connect_host(*c.plan, c.address, d_.context.port, tls, options);
         for (auto& l : conn.log) report_.log.push_back(std::move(l));
+        report_.connections.push_back({conn.relay, conn.status, conn.tls});
         if (!conn.status.ok()) {
             report_.log.push_back(conn.relay + ": " + conn.status.reason);
             last_.note(conn.status, conn.relay);

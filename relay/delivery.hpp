@@ -41,9 +41,17 @@ struct RecipientResult {
     std::chrono::steady_clock::duration transmission{};  // Postfix delays "d"
 };
 
+// What one connection attempt showed (for the JSON evidence log).
+struct ConnectionEvidence {
+    std::string relay;  // "host[addr]:port"
+    smtp::DeliveryStatus status;
+    std::optional<dane::TlsOutcome> tls;
+};
+
 struct AttemptReport {
-    std::vector<RecipientResult> recipients;  // one per recipient of the batch
-    std::vector<std::string> log;             // connection-level lines, Postfix's words
+    std::vector<RecipientResult> recipients;      // one per recipient of the batch
+    std::vector<std::string> log;                 // connection-level lines, Postfix's words
+    std::vector<ConnectionEvidence> connections;  // every connection tried, in order
 };
 
 // What happens to a recipient after a failure: bounce on a permanent reply,

@@ -245,6 +245,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain, std::v
     };
     auto report = co_await deliver(dest, batch, tls_, options, apply);
     for (const auto& line : report.log) log_.info(Role::smtp, line);
+    if (evidence_) evidence_->write(evidence(dest, report, infos, indexes));
     if (applied < report.recipients.size()) co_await apply(report.recipients, applied);
 
     for (std::size_t m = 0; m < batch.size(); ++m) {
@@ -263,6 +264,32 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain, std::v
         log_.info(Role::qmgr, id + ": removed");
     }
     arm_timer();
+}
+
+boost::json::value Scheduler::evidence(const dane::Destination& dest, const AttemptReport& report,
+                                       const std::vector<MessageInfo>& infos,
+                                       const std::vector<std::vector<std::size_t>>& indexes) const {
+    namespace json = boost::json;
+    json::object out = destination_json(dest);
+    out["time"] = to_us(Clock::now());
+    json::array conns, rcpts;
+    for (const auto& c : report.connections)
+        conns.push_back(json::object{
+            {"relay", c.relay}, {"status", status_json(c.status)}, {"tls", tls_json(c.tls)}});
+    for (const auto& rr : report.recipients) {
+        const auto& info = infos[rr.message];
+        rcpts.push_back(json::object{
+            {"queue_id", info.id},
+            {"recipient", info.envelope.recipients[indexes[rr.message][rr.recipient]].address},
+            {"status", to_string(rr.state)},
+            {"dsn", rr.dsn},
+            {"relay", rr.relay},
+            {"tls", rr.tls ? json::value(dane::to_string(*rr.tls)) : json::value(nullptr)},
+            {"text", rr.text}});
+    }
+    out["connections"] = std::move(conns);
+    out["recipients"] = std::move(rcpts);
+    return out;
 }
 
 DeliveryRecord Scheduler::record_of(const MessageInfo& info, std::size_t ri,

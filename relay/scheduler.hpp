@@ -23,6 +23,7 @@
 #include "conf/config.hpp"
 #include "dane/resolver.hpp"
 #include "relay/delivery.hpp"
+#include "relay/evidence.hpp"
 #include "relay/log.hpp"
 #include "relay/spool_async.hpp"
 
@@ -54,6 +55,8 @@ class Scheduler {
     void flush();                         // every deferred recipient is due now
     void reconfigure(SchedulerConfig cfg) { cfg_ = std::move(cfg); }
     void set_bounce_hook(BounceHook hook) { bounce_ = std::move(hook); }
+    // SPEC §6: one JSON line of DANE evidence per delivery attempt (optional).
+    void set_evidence_log(EvidenceLog* log) { evidence_ = log; }
     asio::awaitable<void> drain();  // stop starting deliveries, wait for running ones
     std::size_t running() const { return running_; }
 
@@ -75,6 +78,9 @@ class Scheduler {
     DeliveryRecord record_of(const MessageInfo& info, std::size_t rcpt, const RecipientResult& rr,
                              Clock::time_point t0, Clock::duration dns_time,
                              Clock::time_point now) const;
+    boost::json::value evidence(const dane::Destination& dest, const AttemptReport& report,
+                                const std::vector<MessageInfo>& infos,
+                                const std::vector<std::vector<std::size_t>>& indexes) const;
     RcptState next_state(RcptState st, const RecipientResult& rr, std::int64_t arrival_us,
                          Clock::time_point now) const;
 
@@ -85,6 +91,7 @@ class Scheduler {
     Logger& log_;
     SchedulerConfig cfg_;
     BounceHook bounce_;
+    EvidenceLog* evidence_ = nullptr;
     std::mt19937 rng_{std::random_device{}()};
 
     std::map<std::string, std::vector<Work>> due_;    // domain -> due recipients, FIFO

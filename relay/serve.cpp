@@ -108,6 +108,13 @@ class Daemon {
         }
         for (const auto& ep : cfg_.server.listen)
             if (auto err = listen(ep); !err.empty()) return fail(err);
+        if (!cfg_.log.json.empty()) {
+            try {
+                evidence_ = std::make_unique<EvidenceLog>(cfg_.log.json);
+            } catch (const std::runtime_error& e) {
+                return fail(e.what());
+            }
+        }
         // libunbound reads its config now and its trust anchors at the first
         // query: both happen before root is dropped (start()).
         try {
@@ -138,6 +145,7 @@ class Daemon {
         inbound_ = make_inbound(cfg_, server_tls_ ? &*server_tls_ : nullptr);
         scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
                                                  client_tls_, log_, scheduler_config(cfg_));
+        if (evidence_) scheduler_->set_evidence_log(evidence_.get());
         scheduler_->set_bounce_hook([this](const MessageInfo& info, const std::string& body) {
             return bounce(info, body);
         });
@@ -362,6 +370,7 @@ class Daemon {
     std::unique_ptr<AsyncSpool> async_;
     std::unique_ptr<dane::Resolver> resolver_;
     std::shared_ptr<Inbound> inbound_;
+    std::unique_ptr<EvidenceLog> evidence_;
     std::unique_ptr<Scheduler> scheduler_;
     std::unique_ptr<SpoolSink> sink_;
     unsigned total_ = 0;

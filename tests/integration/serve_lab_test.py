@@ -74,6 +74,7 @@ unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
 query_timeout = "5s"
 [log]
 target = "file:{self.log}"
+json = "{self.dir}/evidence.jsonl"
 {extra}
 """)
 
@@ -162,6 +163,33 @@ class ServeLab(unittest.TestCase):
                     self.check_sink_got_it(domain, host)
         self.check_no_plaintext_to_dane_hosts()
         self.check_pflogsumm(relay)
+        self.check_evidence(relay)
+
+    def check_evidence(self, relay):
+        # SPEC §6: one JSON line per delivery attempt with the DANE evidence.
+        with open(os.path.join(relay.dir, "evidence.jsonl")) as f:
+            attempts = [json.loads(line) for line in f]
+        first = {}
+        for a in attempts:
+            first.setdefault(a["domain"], a)
+        self.assertLessEqual(set(EXPECTED), set(first))  # plus relay.test: the notices
+        good = first["ee-good.test"]
+        self.assertEqual(good["mx"]["security"], "secure")
+        self.assertEqual(good["hosts"][0]["tlsa"][0]["security"], "secure")
+        tls = good["connections"][-1]["tls"]
+        self.assertEqual(tls["trust"], "Verified")
+        self.assertTrue(tls["matched"]["record"].startswith("3 1 1 "))
+        self.assertEqual(tls["matched"]["depth"], 0)
+        host = self.lab["hosts"][good["hosts"][0]["name"]]
+        self.assertEqual(tls["peer_cert_sha256"], host["cert_sha256"])
+        self.assertEqual(good["recipients"][0]["status"], "sent")
+        bad = first["ee-badhex.test"]
+        self.assertEqual(bad["connections"][0]["tls"]["failure"]["reason"],
+                         "Server certificate not verified")
+        self.assertEqual(bad["recipients"][0]["status"], "deferred")
+        half = first["insecure-mx.test"]
+        self.assertEqual(half["mx"]["security"], "insecure")
+        self.assertEqual(half["connections"][-1]["tls"]["trust"], "Trusted")
 
     def check_sink_got_it(self, domain, host):
         sink = self.lab["hosts"][host]["sink"] if host in self.lab["hosts"] else host
