@@ -148,12 +148,18 @@ class PostfixPeer {
         return l.size();
     }
 
-    // The last "disconnect from" line after `from` in the log, waiting for Postfix to write it.
+    // The first "disconnect from" line after `from` of a connection that sent
+    // commands, waiting for Postfix to write it. postlogd writes asynchronously,
+    // so the line of an earlier test's command-less connection (a rejected
+    // greeting: "commands=0/0") can still arrive after mark(): it is skipped.
     std::string disconnect_line(std::size_t from) const {
-        for (int i = 0; i < 100; ++i) {
+        for (int i = 0; i < 200; ++i) {
             std::string l = log();
-            auto pos = l.find("disconnect from", std::min(from, l.size()));
-            if (pos != std::string::npos) return l.substr(pos, l.find('\n', pos) - pos);
+            for (auto pos = l.find("disconnect from", std::min(from, l.size()));
+                 pos != std::string::npos; pos = l.find("disconnect from", pos + 1)) {
+                std::string line = l.substr(pos, l.find('\n', pos) - pos);
+                if (line.find(" commands=0/0") == std::string::npos) return line;
+            }
             std::this_thread::sleep_for(50ms);
         }
         return {};
