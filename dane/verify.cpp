@@ -76,6 +76,16 @@ void digests(X509* cert, TlsOutcome& o) {
     if (X509_pubkey_digest(cert, EVP_sha256(), md, &n)) o.peer_spki_sha256 = hex(md, n);
 }
 
+// The curve as Postfix names it: the NIST name ("P-256") where there is one.
+std::string curve_name(EVP_PKEY* key) {
+    char group[80] = {};
+    size_t len = 0;
+    EVP_PKEY_get_group_name(key, group, sizeof group, &len);
+    int nid = OBJ_sn2nid(group);
+    const char* nist = nid != NID_undef ? EC_curve_nid2nist(nid) : nullptr;
+    return nist ? nist : group;
+}
+
 std::string key_name(EVP_PKEY* key) {
     switch (EVP_PKEY_get_base_id(key)) {
         case EVP_PKEY_X25519:
@@ -84,14 +94,8 @@ std::string key_name(EVP_PKEY* key) {
             return "X448";
         case EVP_PKEY_DH:
             return "DHE (" + std::to_string(EVP_PKEY_get_bits(key)) + " bits)";
-        case EVP_PKEY_EC: {
-            char group[80] = {};
-            size_t len = 0;
-            EVP_PKEY_get_group_name(key, group, sizeof group, &len);
-            int nid = OBJ_sn2nid(group);
-            const char* nist = nid != NID_undef ? EC_curve_nid2nist(nid) : nullptr;
-            return std::string("ECDHE (") + (nist ? nist : group) + ")";
-        }
+        case EVP_PKEY_EC:
+            return "ECDHE (" + curve_name(key) + ")";
         default:
             return OBJ_nid2sn(EVP_PKEY_get_base_id(key));
     }
@@ -106,14 +110,8 @@ std::string signature_name(SSL* ssl, X509* cert) {
         case EVP_PKEY_RSA:
             return std::string(sig == EVP_PKEY_RSA_PSS ? "RSA-PSS" : "RSA") + " (" +
                    std::to_string(EVP_PKEY_get_bits(key)) + " bits)";
-        case EVP_PKEY_EC: {
-            char group[80] = {};
-            size_t len = 0;
-            EVP_PKEY_get_group_name(key, group, sizeof group, &len);
-            int nid = OBJ_sn2nid(group);
-            const char* nist = nid != NID_undef ? EC_curve_nid2nist(nid) : nullptr;
-            return std::string("ECDSA (") + (nist ? nist : group) + ")";
-        }
+        case EVP_PKEY_EC:
+            return "ECDSA (" + curve_name(key) + ")";
         case EVP_PKEY_ED25519:
             return "ED25519";
         case EVP_PKEY_ED448:

@@ -6,45 +6,20 @@ import json
 import os
 import smtplib
 import subprocess
-import tempfile
-import time
 import unittest
 
-BINARY = os.environ.get("DANE_RELAY", "build/relay/dane-relay")
+import relaylab
 
 
 class DiskFull(unittest.TestCase):
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="dr-diskfull-")
-        self.spool = os.path.join(self.dir, "spool")
+        self.relay = relaylab.Relay(backoff="1h", start=False)
+        self.spool = os.path.join(self.relay.dir, "fs")
         os.mkdir(self.spool)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", self.spool], check=True)
         self.addCleanup(subprocess.run, ["umount", "-l", self.spool])
-        self.log = os.path.join(self.dir, "maillog")
-        self.conf = os.path.join(self.dir, "relay.toml")
-        with open(self.conf, "w") as f:
-            f.write(f"""[server]
-listen = ["127.0.0.1:10025"]
-hostname = "relay.test"
-user = ""
-[spool]
-dir = "{self.spool}/q"
-[queue]
-minimal_backoff = "1h"
-[dns]
-unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
-[log]
-target = "file:{self.log}"
-""")
-
-    def start(self):
-        proc = subprocess.Popen([BINARY, "serve", "-c", self.conf])
-        self.addCleanup(lambda: (proc.poll() is None and proc.terminate(), proc.wait()))
-        for _ in range(200):
-            if os.path.exists(self.log) and "daemon started" in open(self.log).read():
-                return proc
-            time.sleep(0.05)
-        self.fail("relay did not start")
+        self.relay.write_conf(spool=os.path.join(self.spool, "q"))
+        self.addCleanup(lambda: self.relay.proc.poll() is None and self.relay.stop())
 
     def send(self, n, size):
         body = f"Subject: fill {n}\r\n\r\n" + ("y" * 998 + "\r\n") * (size // 1000)
@@ -53,7 +28,7 @@ target = "file:{self.log}"
             s.sendmail("fill@relay.test", [f"u{n}@no-starttls.test"], body)
 
     def test_full_spool_says_452_and_recovers(self):
-        proc = self.start()
+        self.relay.start()
         filler = os.path.join(self.spool, "filler")
         with open(filler, "wb") as f:
             f.write(b"\0" * (6 * 1024 * 1024))
@@ -76,10 +51,9 @@ target = "file:{self.log}"
                          "nothing half-written is left behind")
         os.unlink(filler)
         self.send(99, 100 * 1024)  # space is back: accepted again
-        proc.terminate()
-        self.assertEqual(proc.wait(timeout=30), 0)
+        self.assertEqual(self.relay.stop(), 0)
         # Every accepted message is still there and parses (queue list reads them all).
-        out = subprocess.run([BINARY, "queue", "-c", self.conf, "list", "--json"],
+        out = subprocess.run([relaylab.BINARY, "queue", "-c", self.relay.conf, "list", "--json"],
                              capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
         ids = [json.loads(line)["queue_id"] for line in out.stdout.splitlines() if line.strip()]

@@ -4,20 +4,18 @@
 every message that got a 250 reaches its sink at least once and at most twice
 (only a recipient in flight at a kill may be delivered again); none is lost.
 Runs inside the lab (tests/lab/lab run -- ...)."""
-import json
 import os
 import random
 import re
 import signal
 import smtplib
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-BINARY = os.environ.get("DANE_RELAY", "build/relay/dane-relay")
+import relaylab
+
 MESSAGES = int(os.environ.get("DURABILITY_MESSAGES", "1000"))
 KILLS = 5
 DOMAINS = ["ee-good.test", "ta-good.test", "ee-301.test", "ee-312.test", "rollover.test",
@@ -26,39 +24,8 @@ DOMAINS = ["ee-good.test", "ta-good.test", "ee-301.test", "ee-312.test", "rollov
 
 class Durability(unittest.TestCase):
     def setUp(self):
-        with open(os.environ["LAB_JSON"]) as f:
-            self.lab = json.load(f)
-        self.dir = tempfile.mkdtemp(prefix="dr-durable-")
-        self.log = os.path.join(self.dir, "maillog")
-        self.conf = os.path.join(self.dir, "relay.toml")
-        with open(self.conf, "w") as f:
-            f.write(f"""[server]
-listen = ["127.0.0.1:10025"]
-hostname = "relay.test"
-user = ""
-max_connections_per_client = 1000
-[spool]
-dir = "{self.dir}/spool"
-[queue]
-minimal_backoff = "1s"
-maximal_backoff = "2s"
-[dns]
-unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
-[log]
-target = "file:{self.log}"
-""")
-        self.proc = None
-        self.starts = 0
-
-    def start(self):
-        self.starts += 1
-        self.proc = subprocess.Popen([BINARY, "serve", "-c", self.conf])
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if os.path.exists(self.log) and open(self.log).read().count("daemon started") >= self.starts:
-                return
-            time.sleep(0.02)
-        self.fail("relay did not start")
+        self.lab = relaylab.lab()
+        self.relay = relaylab.Relay(backoff="1s")
 
     def inject(self, numbers, accepted):
         """Like an MTA: retry each message until it got 250."""
@@ -79,26 +46,21 @@ target = "file:{self.log}"
         queue ID, which tells a redelivery (same ID) from a message that the
         injector sent twice because a kill hit before its 250 (new ID)."""
         counts = {}
-        for sink in self.lab["sinks"].values():
-            if not os.path.exists(sink["log"]):
-                continue
-            with open(sink["log"]) as f:
-                for line in f:
-                    for m in json.loads(line)["messages"]:
-                        if not m.get("accepted"):
-                            continue
-                        self.assertTrue(m["tls"], "DANE hosts only get TLS")
-                        with open(m["body_file"], errors="replace") as b:
-                            qid = re.search(r"\bid ([0-9A-Z]{10,16})\b", b.read()).group(1)
-                        for r in m["rcpt_to"]:
-                            mm = re.match(r"user(\d+)@", r)
-                            if mm:
-                                per = counts.setdefault(int(mm.group(1)), {})
-                                per[qid] = per.get(qid, 0) + 1
+        for sink in self.lab["sinks"]:
+            for m in (m for r in relaylab.sink_records(self.lab, sink) for m in r["messages"]):
+                if not m.get("accepted"):
+                    continue
+                self.assertTrue(m["tls"], "DANE hosts only get TLS")
+                with open(m["body_file"], errors="replace") as b:
+                    qid = re.search(r"\bid ([0-9A-Z]{10,16})\b", b.read()).group(1)
+                for r in m["rcpt_to"]:
+                    mm = re.match(r"user(\d+)@", r)
+                    if mm:
+                        per = counts.setdefault(int(mm.group(1)), {})
+                        per[qid] = per.get(qid, 0) + 1
         return counts
 
     def test_sigkill_during_delivery_loses_nothing(self):
-        self.start()
         accepted = {}
         threads = [threading.Thread(target=self.inject, args=(range(k, MESSAGES, 10), accepted))
                    for k in range(10)]
@@ -107,9 +69,8 @@ target = "file:{self.log}"
         rnd = random.Random(1)
         for _ in range(KILLS):
             time.sleep(rnd.uniform(0.3, 0.9))
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.start()
+            self.relay.stop(signal.SIGKILL)
+            self.relay.start()
         for t in threads:
             t.join()
         deadline = time.monotonic() + 120
@@ -118,8 +79,7 @@ target = "file:{self.log}"
             if all(counts.get(n) for n in accepted):
                 break
             time.sleep(0.5)
-        self.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(self.proc.wait(timeout=30), 0)
+        self.assertEqual(self.relay.stop(), 0)
         counts = self.delivered()
         self.assertEqual(len(accepted), MESSAGES)
         lost = [n for n in accepted if not counts.get(n)]

@@ -4,15 +4,13 @@ legacy MTA: it relays everything to dane-relay (relayhost = [127.0.0.1]:10025),
 which delivers with DANE to the lab's sinks. Asserts per scenario what the
 sinks got, dane-relay's verdicts, and that Postfix saw our "queued as" reply.
 Runs inside the lab (root: Postfix's master needs it)."""
-import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 import unittest
 
-BINARY = os.environ.get("DANE_RELAY", "build/relay/dane-relay")
+import relaylab
 EXPECTED = {  # domain -> (dane-relay status, dsn)
     "ee-good.test": ("sent", "2.0.0"),
     "ta-good.test": ("sent", "2.0.0"),
@@ -76,29 +74,12 @@ postlog   unix-dgram n - n - 1 postlogd
 
 class PostfixSender(unittest.TestCase):
     def setUp(self):
-        with open(os.environ["LAB_JSON"]) as f:
-            self.lab = json.load(f)
-        self.dir = tempfile.mkdtemp(prefix="dr-postfix-")
+        self.lab = relaylab.lab()
+        self.relay = relaylab.Relay(backoff="1h")
+        self.addCleanup(self.relay.stop)
+        self.dir = self.relay.dir
         os.chmod(self.dir, 0o755)
-        # dane-relay
-        self.log = os.path.join(self.dir, "maillog")
-        conf = os.path.join(self.dir, "relay.toml")
-        with open(conf, "w") as f:
-            f.write(f"""[server]
-listen = ["127.0.0.1:10025"]
-hostname = "relay.test"
-user = ""
-[spool]
-dir = "{self.dir}/spool"
-[queue]
-minimal_backoff = "1h"
-[dns]
-unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
-[log]
-target = "file:{self.log}"
-""")
-        self.relay = subprocess.Popen([BINARY, "serve", "-c", conf])
-        self.addCleanup(lambda: (self.relay.terminate(), self.relay.wait()))
+        self.log = self.relay.log
         # Postfix
         pf = os.path.join(self.dir, "postfix")
         for sub in ("etc", "queue", "data"):
@@ -161,14 +142,7 @@ target = "file:{self.log}"
                     self.assertEqual(got, [])
 
     def received(self, domain):
-        out = []
-        for sink in self.lab["sinks"].values():
-            if os.path.exists(sink["log"]):
-                with open(sink["log"]) as f:
-                    for line in f:
-                        out += [m for m in json.loads(line)["messages"]
-                                if m.get("accepted") and f"user@{domain}" in m["rcpt_to"]]
-        return out
+        return relaylab.received(self.lab, f"user@{domain}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-BINARY = os.environ.get("DANE_RELAY", "build/relay/dane-relay")
+from relaylab import BINARY, Relay, sink_records
 
 # recipient domain -> (status, dsn, TLS level logged for the connection or None)
 EXPECTED = {
@@ -41,75 +41,15 @@ DELIVERY = re.compile(
     r"dsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3}), status=(?P<status>sent|deferred|bounced) \((?P<text>.*)\)$")
 
 
-class Relay:
-    def __init__(self, extra="", allowed='["127.0.0.1/32"]', lifetime="1h", backoff="1s"):
-        self.backoff = backoff
-        self.dir = tempfile.mkdtemp(prefix="dr-serve-")
-        self.log = os.path.join(self.dir, "maillog")
-        self.conf = os.path.join(self.dir, "relay.toml")
-        self.write_conf(allowed, lifetime, extra)
-        self.proc = self.start()
-        self.wait_for(r"daemon started", 20)
-
-    def start(self):
-        with open(os.path.join(self.dir, "stderr"), "a") as err:
-            return subprocess.Popen([BINARY, "serve", "-c", self.conf], stdout=err, stderr=err)
-
-    def write_conf(self, allowed, lifetime, extra=""):
-        with open(self.conf, "w") as f:
-            f.write(f"""
-[server]
-listen = ["127.0.0.1:10025"]
-allowed_clients = {allowed}
-hostname = "relay.test"
-user = ""
-[spool]
-dir = "{self.dir}/spool"
-[queue]
-minimal_backoff = "{self.backoff}"
-maximal_backoff = "{self.backoff if self.backoff != '1s' else '2s'}"
-maximal_queue_lifetime = "{lifetime}"
-[dns]
-unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
-query_timeout = "5s"
-[log]
-target = "file:{self.log}"
-json = "{self.dir}/evidence.jsonl"
-{extra}
-""")
-
-    def lines(self):
-        if not os.path.exists(self.log):
-            return []
-        with open(self.log) as f:
-            return f.read().splitlines()
-
-    def wait_for(self, pattern, timeout=30):
-        deadline = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        while time.monotonic() < deadline:
-            for line in self.lines():
-                if rx.search(line):
-                    return line
-            if self.proc.poll() is not None:
-                with open(os.path.join(self.dir, "stderr")) as f:
-                    raise AssertionError(f"relay exited: {f.read()}")
-            time.sleep(0.1)
-        raise AssertionError(f"no log line matching {pattern!r}:\n" + "\n".join(self.lines()))
-
-    def deliveries(self):
-        out = []
-        for line in self.lines():
-            m = LINE.match(line)
-            if m and m.group(1) == "smtp":
-                d = DELIVERY.match(m.group(2))
-                if d:
-                    out.append(d.groupdict())
-        return out
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
+def deliveries(relay):
+    """The smtp delivery lines of the relay's log, parsed."""
+    out = []
+    for line in relay.lines():
+        m = LINE.match(line)
+        d = DELIVERY.match(m.group(2)) if m and m.group(1) == "smtp" else None
+        if d:
+            out.append(d.groupdict())
+    return out
 
 
 def swaks(to, *extra, server="127.0.0.1:10025"):
@@ -125,11 +65,7 @@ class ServeLab(unittest.TestCase):
             cls.lab = json.load(f)
 
     def sink_records(self, sink):
-        path = self.lab["sinks"][sink]["log"]
-        if not os.path.exists(path):
-            return []
-        with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return sink_records(self.lab, sink)
 
     def test_scenarios_logs_and_pflogsumm(self):
         relay = Relay()
@@ -150,7 +86,7 @@ class ServeLab(unittest.TestCase):
         for line in lines:
             self.assertRegex(line, LINE, "every line in Postfix's syslog format")
         first = {}
-        for d in relay.deliveries():
+        for d in deliveries(relay):
             first.setdefault(d["rcpt"].split("@")[1], d)
         for domain, (status, dsn, level) in EXPECTED.items():
             with self.subTest(domain=domain):
@@ -167,7 +103,7 @@ class ServeLab(unittest.TestCase):
 
     def check_evidence(self, relay):
         # SPEC §6: one JSON line per delivery attempt with the DANE evidence.
-        with open(os.path.join(relay.dir, "evidence.jsonl")) as f:
+        with open(relay.evidence) as f:
             attempts = [json.loads(line) for line in f]
         first = {}
         for a in attempts:
@@ -267,7 +203,7 @@ class ServeLab(unittest.TestCase):
             line = relay.wait_for(r"to=<retry@ee-good\.test>.*status=deferred")
             self.assertIn("dsn=4.4.1", line)
             self.assertIn("Connection refused", line)
-            relay.write_conf('["127.0.0.1/32"]', "1h")
+            relay.write_conf(extra="")
             relay.proc.send_signal(signal.SIGHUP)
             relay.wait_for(r"reload -- version")
             relay.wait_for(r"to=<retry@ee-good\.test>.*status=sent", 30)
@@ -311,24 +247,14 @@ class ServeLab(unittest.TestCase):
     def test_binds_then_drops_root(self):
         # SPEC §3: bind first, then run as [server] user. The spool belongs to
         # that user, as deploy/start and a package would arrange.
-        relay = Relay.__new__(Relay)
-        relay.backoff = "1s"
-        relay.dir = tempfile.mkdtemp(prefix="dr-serve-")
-        relay.log = os.path.join(relay.dir, "maillog")
-        relay.conf = os.path.join(relay.dir, "relay.toml")
-        relay.write_conf('["127.0.0.1/32"]', "1h")
-        with open(relay.conf) as f:
-            text = f.read().replace('user = ""', 'user = "nobody"')
-        with open(relay.conf, "w") as f:
-            f.write(text)
+        relay = Relay(user="nobody", start=False)
         os.chmod(relay.dir, 0o755)
         os.mkdir(os.path.join(relay.dir, "spool"))
         subprocess.run(["chown", "nobody", os.path.join(relay.dir, "spool")], check=True)
         open(relay.log, "w").close()
         subprocess.run(["chown", "nobody", relay.log], check=True)
-        relay.proc = relay.start()
+        relay.start()
         try:
-            relay.wait_for(r"daemon started", 20)
             with open(f"/proc/{relay.proc.pid}/status") as f:
                 uid = [l.split()[1] for l in f if l.startswith("Uid:")][0]
             self.assertEqual(int(uid), int(subprocess.run(["id", "-u", "nobody"], capture_output=True,
@@ -379,7 +305,7 @@ class ServeLab(unittest.TestCase):
         self.assertEqual(swaks("user@no-starttls.test").returncode, 0)
         relay.wait_for(r"to=<user@no-starttls\.test>.*status=deferred")
         relay.stop(signal.SIGKILL)
-        relay.proc = relay.start()
+        relay.start()
         try:
             relay.wait_for(r"daemon started .*, 1 queued message", 20)
         finally:

@@ -1,0 +1,118 @@
+"""Shared by the lab tests of `dane-relay serve`: a relay with its own
+config, spool and log in a temporary folder, started inside the lab (the
+tests run under `tests/lab/lab run`, which exports LAB_UNBOUND_CONF and
+LAB_JSON), and the lab's sink records."""
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+BINARY = os.environ.get("DANE_RELAY", "build/relay/dane-relay")
+
+
+class Relay:
+    """`start=False` leaves the config to be adjusted before start()."""
+
+    def __init__(self, extra="", allowed='["127.0.0.1/32"]', lifetime="1h", backoff="1s",
+                 max_backoff=None, user="", spool=None, start=True):
+        self.dir = tempfile.mkdtemp(prefix="dr-serve-")
+        self.log = os.path.join(self.dir, "maillog")
+        self.conf = os.path.join(self.dir, "relay.toml")
+        self.evidence = os.path.join(self.dir, "evidence.jsonl")
+        self.options = dict(allowed=allowed, lifetime=lifetime, backoff=backoff,
+                            max_backoff=max_backoff or ("2s" if backoff == "1s" else backoff),
+                            user=user, spool=spool or os.path.join(self.dir, "spool"),
+                            extra=extra)
+        self.write_conf()
+        self.proc = None
+        self.starts = 0
+        if start:
+            self.start()
+
+    def write_conf(self, **changes):
+        self.options.update(changes)
+        o = self.options
+        with open(self.conf, "w") as f:
+            f.write(f"""[server]
+listen = ["127.0.0.1:10025"]
+allowed_clients = {o['allowed']}
+hostname = "relay.test"
+user = "{o['user']}"
+max_connections_per_client = 1000
+[spool]
+dir = "{o['spool']}"
+[queue]
+minimal_backoff = "{o['backoff']}"
+maximal_backoff = "{o['max_backoff']}"
+maximal_queue_lifetime = "{o['lifetime']}"
+[dns]
+unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
+query_timeout = "5s"
+[log]
+target = "file:{self.log}"
+json = "{self.evidence}"
+{o['extra']}
+""")
+
+    def start(self):
+        """Starts the daemon and waits for its "daemon started" line."""
+        self.starts += 1
+        with open(os.path.join(self.dir, "stderr"), "a") as err:
+            self.proc = subprocess.Popen([BINARY, "serve", "-c", self.conf], stdout=err,
+                                         stderr=err)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if sum("daemon started" in l for l in self.lines()) >= self.starts:
+                return self.proc
+            self.check_running()
+            time.sleep(0.02)
+        raise AssertionError("relay did not start:\n" + "\n".join(self.lines()))
+
+    def check_running(self):
+        if self.proc.poll() is not None:
+            with open(os.path.join(self.dir, "stderr")) as f:
+                raise AssertionError(f"relay exited: {f.read()}")
+
+    def lines(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return f.read().splitlines()
+
+    def wait_for(self, pattern, timeout=30):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in self.lines():
+                if rx.search(line):
+                    return line
+            self.check_running()
+            time.sleep(0.1)
+        raise AssertionError(f"no log line matching {pattern!r}:\n" + "\n".join(self.lines()))
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+def lab():
+    with open(os.environ["LAB_JSON"]) as f:
+        return json.load(f)
+
+
+def sink_records(lab_json, sink):
+    """Every connection record the lab's sink wrote (tests/lab/README.md)."""
+    path = lab_json["sinks"][sink]["log"]
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def received(lab_json, rcpt):
+    """The messages any sink accepted for `rcpt`."""
+    return [m for sink in lab_json["sinks"] for r in sink_records(lab_json, sink)
+            for m in r["messages"] if m.get("accepted") and rcpt in m["rcpt_to"]]
