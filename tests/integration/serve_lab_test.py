@@ -76,6 +76,12 @@ class ServeLab(unittest.TestCase):
                 self.assertRegex(p.stdout, r"<[-~]  250 2\.0\.0 Ok: queued as [0-9A-Z]{10,16}")
             for domain in EXPECTED:
                 relay.wait_for(rf"to=<user@{re.escape(domain)}>")
+            # Each bounce sends a notice back to sender@relay.test; wait for their fate too.
+            bounces = sum(1 for v in EXPECTED.values() if v[0] == "bounced")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and sum(
+                    "to=<sender@relay.test>" in l for l in relay.lines()) < bounces:
+                time.sleep(0.1)
             # The deferred ones must have been retried at least once.
             for domain, (status, _, _) in EXPECTED.items():
                 if status == "deferred":
