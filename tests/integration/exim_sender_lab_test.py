@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Exim (Debian's binary, unpacked by deploy/install-deps --test into
+/opt/dane-relay-test/exim because Postfix holds Debian's MTA slot) is the
+legacy MTA: a manualroute smarthost router sends everything to dane-relay,
+which delivers with DANE to the lab's sinks. Runs inside the lab (root)."""
+import os
+import re
+import subprocess
+import unittest
+
+import relaylab
+
+EXIM_ROOT = os.environ.get("DR_EXIM", "/opt/dane-relay-test/exim")
+EXIM = os.path.join(EXIM_ROOT, "usr/sbin/exim4")
+EXPECTED = {  # domain -> (dane-relay status, dsn)
+    "ee-good.test": ("sent", "2.0.0"),
+    "ta-good.test": ("sent", "2.0.0"),
+    "two-mx.test": ("sent", "2.0.0"),
+    "insecure-mx.test": ("sent", "2.0.0"),
+    "unsigned.test": ("sent", "2.0.0"),
+    "ee-badhex.test": ("deferred", "4.7.5"),
+    "no-starttls.test": ("deferred", "4.7.4"),
+    "null-mx.test": ("bounced", "5.1.10"),
+    "rcpt-reject.test": ("bounced", "5.1.1"),
+}
+
+CONFIG = """exim_path = {exim}
+keep_environment = LD_LIBRARY_PATH
+primary_hostname = legacy-exim.relay.test
+spool_directory = {d}/spool
+log_file_path = {d}/log/%slog
+trusted_users = root
+begin routers
+dane_relay:
+  driver = manualroute
+  domains = *
+  transport = to_dane_relay
+  route_list = * 127.0.0.1::10025 byname
+  self = send
+  no_more
+begin transports
+to_dane_relay:
+  driver = smtp
+  hosts_avoid_tls = *
+begin retry
+* * F,1h,5m
+"""
+
+
+class EximSender(unittest.TestCase):
+    def setUp(self):
+        self.lab = relaylab.lab()
+        self.relay = relaylab.Relay(backoff="1h")
+        self.addCleanup(self.relay.stop)
+        self.dir = os.path.join(self.relay.dir, "exim")
+        for sub in ("spool", "log"):
+            os.makedirs(os.path.join(self.dir, sub))
+        os.chmod(self.relay.dir, 0o755)
+        subprocess.run(["chown", "-R", "Debian-exim", self.dir], check=True)
+        self.conf = os.path.join(self.dir, "exim.conf")
+        with open(self.conf, "w") as f:
+            f.write(CONFIG.format(exim=EXIM, d=self.dir))
+        self.env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(EXIM_ROOT,
+                                                                 "usr/lib/x86_64-linux-gnu"))
+
+    def send(self, rcpt):
+        # -odf: Exim delivers in the foreground, so its attempt is over when this returns.
+        msg = f"Subject: exim to {rcpt}\n\nvia Exim\n"
+        return subprocess.run([EXIM, "-C", self.conf, "-odf", "-f", "legacy@relay.test", rcpt],
+                              input=msg, capture_output=True, text=True, env=self.env,
+                              timeout=60)
+
+    def test_exim_relays_through_dane_relay(self):
+        for domain in EXPECTED:
+            p = self.send(f"user@{domain}")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(os.path.join(self.dir, "log", "mainlog")) as f:
+            exim_log = f.read()
+        handed = re.findall(r"=> user@(\S+) R=dane_relay T=to_dane_relay H=127\.0\.0\.1 "
+                            r"\[127\.0\.0\.1\]\S*\s.*?C=\"250 2\.0\.0 Ok: queued as [0-9A-Z]+\"",
+                            exim_log)
+        self.assertEqual(sorted(handed), sorted(EXPECTED), exim_log)
+        for domain in EXPECTED:
+            self.relay.wait_for(rf"to=<user@{re.escape(domain)}>")
+        verdicts = {}
+        for line in self.relay.lines():
+            m = re.search(r"dane-relay/smtp\[\d+\]: \w+: to=<user@([^>]+)>.*dsn=([\d.]+), "
+                          r"status=(\w+)", line)
+            if m:
+                verdicts.setdefault(m.group(1), (m.group(3), m.group(2)))
+        self.assertEqual(verdicts, EXPECTED)
+        for domain, (status, _) in EXPECTED.items():
+            with self.subTest(domain=domain):
+                got = relaylab.received(self.lab, f"user@{domain}")
+                if status == "sent":
+                    self.assertEqual(len(got), 1)
+                    self.assertTrue(got[0]["tls"])
+                    self.assertEqual(got[0]["mail_from"], "legacy@relay.test")
+                else:
+                    self.assertEqual(got, [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
