@@ -11,17 +11,9 @@ import time
 import unittest
 
 import relaylab
-EXPECTED = {  # domain -> (dane-relay status, dsn)
-    "ee-good.test": ("sent", "2.0.0"),
-    "ta-good.test": ("sent", "2.0.0"),
-    "two-mx.test": ("sent", "2.0.0"),
-    "insecure-mx.test": ("sent", "2.0.0"),
-    "unsigned.test": ("sent", "2.0.0"),
-    "ee-badhex.test": ("deferred", "4.7.5"),
-    "no-starttls.test": ("deferred", "4.7.4"),
-    "null-mx.test": ("bounced", "5.1.10"),
-    "rcpt-reject.test": ("bounced", "5.1.1"),
-}
+import scenarios
+
+EXPECTED = scenarios.DELIVERY  # every lab scenario
 
 MAIN_CF = """compatibility_level = 3.6
 queue_directory = {d}/queue
@@ -114,6 +106,7 @@ class PostfixSender(unittest.TestCase):
         self.fail(f"only {len(found)} of {count} lines matching {pattern} in {path}")
 
     def test_postfix_relays_through_dane_relay(self):
+        self.assertEqual(set(self.lab["domains"]), set(EXPECTED), "every scenario is sent to")
         for domain in EXPECTED:
             p = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from",
                                 "legacy@relay.test", "--to", f"user@{domain}", "--silent", "2"],
