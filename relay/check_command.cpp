@@ -29,6 +29,8 @@ constexpr const char* kCheckUsage =
     "  --concurrency N        domains checked at once (default 64)\n"
     "  --port N               SMTP port to check (default 25)\n"
     "  --helo NAME            EHLO name (default: [server] hostname or localhost)\n"
+    "  --no-connect           DNS evidence only: no SMTP connection (the verdict\n"
+    "                         then says what the plan allows, without the peer)\n"
     "\n"
     "exit status: 0 delivery would succeed for every domain, 1 some would be\n"
     "deferred or bounced, 2 usage or start-up error\n";
@@ -36,6 +38,7 @@ constexpr const char* kCheckUsage =
 struct Args {
     std::string config, unbound_conf, helo;
     bool json = false;
+    bool connect = true;
     unsigned concurrency = 64;
     unsigned port = 25;
     std::vector<std::string> domains;
@@ -64,6 +67,8 @@ std::string parse_args(int argc, char** argv, Args& a) {
             a.unbound_conf = v;
         } else if (arg == "--json") {
             a.json = true;
+        } else if (arg == "--no-connect") {
+            a.connect = false;
         } else if (arg == "--concurrency") {
             const char* v = value();
             if (!v || !parse_number(v, 1, 10000, a.concurrency))
@@ -171,6 +176,7 @@ int run_check(int argc, char** argv) {
                             : !cfg.server.hostname.empty() ? cfg.server.hostname
                                                            : "localhost";
     run.options.port = static_cast<std::uint16_t>(args.port);
+    run.options.connect = args.connect;
     run.reports.resize(args.domains.size());
     run.progress = !args.json && args.domains.size() > 1 && isatty(STDERR_FILENO);
     std::string error;

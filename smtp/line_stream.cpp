@@ -23,7 +23,10 @@ awaitable<Pair> without_size(awaitable<std::tuple<error_code>> op) {
 LineStream::LineStream(asio::any_io_executor ex) : sock_(ex), timer_(ex) {}
 
 LineStream::LineStream(tcp::socket accepted)
-    : sock_(std::move(accepted)), timer_(sock_.get_executor()) {}
+    : sock_(std::move(accepted)), timer_(sock_.get_executor()) {
+    error_code ignored;
+    sock_.set_option(tcp::no_delay(true), ignored);  // replies are written in batches
+}
 
 // Asio 1.26 has no cancel_after: race the operation against the timer; the
 // loser is cancelled by the || operator.
@@ -48,7 +51,15 @@ awaitable<error_code> LineStream::connect(const tcp::endpoint& ep, Duration time
         }
     }
     auto [ec, n] = co_await timed(without_size(sock_.async_connect(ep, use_tuple)), timeout);
-    if (ec) close();
+    if (ec) {
+        close();
+        co_return ec;
+    }
+    // Every command (or pipelined batch) goes out in one write; Nagle would
+    // hold the first record after the TLS handshake until the peer's delayed
+    // ACK (40 ms per connection).
+    error_code ignored;
+    sock_.set_option(tcp::no_delay(true), ignored);
     co_return ec;
 }
 

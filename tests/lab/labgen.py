@@ -681,6 +681,10 @@ NSD_CONF = """server:
     verbosity: 1
     hide-version: yes
     reuseport: no
+    # Debian's NSD limits responses to 200/s per client (RRL); every lab
+    # query comes from 127.0.0.1, so scale tests would measure the limiter.
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
 remote-control:
     control-enable: no
 """
