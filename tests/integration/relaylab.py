@@ -113,6 +113,35 @@ def sink_records(lab_json, sink):
 
 
 def received(lab_json, rcpt):
-    """The messages any sink accepted for `rcpt`."""
-    return [m for sink in lab_json["sinks"] for r in sink_records(lab_json, sink)
+    """The messages any sink accepted for `rcpt`, each with its "sink" name."""
+    return [dict(m, sink=sink) for sink in lab_json["sinks"] for r in sink_records(lab_json, sink)
             for m in r["messages"] if m.get("accepted") and rcpt in m["rcpt_to"]]
+
+
+def plaintext_to_dane_hosts(lab_json):
+    """Messages that reached a host with a secure, usable TLSA RRset without
+    TLS (RFC 7672 §2.2 says: never). Returns (host, recipients) pairs."""
+    bad = []
+    for name, host in lab_json["hosts"].items():
+        if host.get("tlsa_dnssec") != "secure":
+            continue
+        if not any(t["usage"] in (2, 3) for t in host.get("tlsa", [])):
+            continue
+        for rec in sink_records(lab_json, host["sink"]):
+            bad += [(name, m["rcpt_to"]) for m in rec["messages"] if not m["tls"]]
+    return bad
+
+
+def delivered_certificates(evidence_path):
+    """recipient -> SHA-256 of the certificate of the connection that took it,
+    from the relay's [log] json evidence."""
+    out = {}
+    with open(evidence_path) as f:
+        for line in f:
+            attempt = json.loads(line)
+            certs = {c["relay"]: (c["tls"] or {}).get("peer_cert_sha256")
+                     for c in attempt["connections"]}
+            for r in attempt["recipients"]:
+                if r["status"] == "sent":
+                    out[r["recipient"]] = certs.get(r["relay"])
+    return out

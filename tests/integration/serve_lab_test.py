@@ -16,6 +16,7 @@ import tempfile
 import time
 import unittest
 
+import relaylab
 from relaylab import BINARY, Relay, sink_records
 
 # recipient domain -> (status, dsn, TLS level logged for the connection or None)
@@ -284,15 +285,31 @@ class ServeLab(unittest.TestCase):
             self.assertEqual(relay.stop(), 0)
 
     def test_expired_mail_is_returned(self):
+        # A destination that stays down (DANE mismatch) past a short queue
+        # lifetime: the message is returned, and the notice reaches the
+        # sender's lab domain over DANE.
         relay = Relay(lifetime="3s")
         try:
-            self.assertEqual(swaks("user@ee-badhex.test").returncode, 0)
+            p = subprocess.run(["swaks", "--server", "127.0.0.1:10025", "--from",
+                                "expiry@ta-good.test", "--to", "late@ee-badhex.test"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout)
             relay.wait_for(r"status=expired, returned to sender", 30)
-            line = relay.wait_for(r"to=<user@ee-badhex\.test>.*status=deferred")
+            line = relay.wait_for(r"to=<late@ee-badhex\.test>.*status=deferred")
             self.assertIn("dsn=4.7.5", line)
-            relay.wait_for(r": removed$", 10)
+            notice = relay.wait_for(r"sender non-delivery notification: [0-9A-Z]+").rsplit(" ", 1)[1]
+            relay.wait_for(rf"{notice}: to=<expiry@ta-good\.test>, .*status=sent", 30)
         finally:
             relay.stop()
+        got = relaylab.received(self.lab, "expiry@ta-good.test")
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0]["mail_from"], "")
+        self.assertTrue(got[0]["tls"])
+        with open(got[0]["body_file"]) as f:
+            body = f.read()
+        self.assertIn("Final-Recipient: rfc822; late@ee-badhex.test", body)
+        self.assertIn("Action: failed", body)
+        self.assertIn("Status: 4.7.5", body)
 
     def test_sighup_keeps_old_config_when_new_is_bad(self):
         relay = Relay()
