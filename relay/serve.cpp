@@ -346,13 +346,17 @@ class Daemon {
         ++total_;
         ++per_client_[addr];
         log_.info(Role::smtpd, "connect from " + client_name(peer));
+        std::string counts;
         try {
             smtp::ServerSession s(std::move(socket), *sink_, in->options);
             co_await s.run();
+            counts = s.command_counts();
         } catch (const std::exception& e) {
             log_.warning(Role::smtpd, "session with " + client_name(peer) + " ended: " + e.what());
         }
-        log_.info(Role::smtpd, "disconnect from " + client_name(peer));
+        // Postfix 3.x: "disconnect from host[addr] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"
+        log_.info(Role::smtpd,
+                  "disconnect from " + client_name(peer) + (counts.empty() ? "" : " " + counts));
         --total_;
         if (--per_client_[addr] == 0) per_client_.erase(addr);
     }
