@@ -145,3 +145,31 @@ def delivered_certificates(evidence_path):
                 if r["status"] == "sent":
                     out[r["recipient"]] = certs.get(r["relay"])
     return out
+
+
+def check_scenario_outcomes(tc, relay, lab_json, expected, sender):
+    """For a test that sent one message to user@<domain> for every domain in
+    `expected` (domain -> (status, dsn)): our first verdict per domain, and
+    what the sinks got: each delivered message once, over TLS, with the lab
+    host's own certificate (from the JSON evidence), nothing for the others,
+    and never plaintext to a DANE host."""
+    verdicts = {}
+    for line in relay.lines():
+        m = re.search(r"dane-relay/smtp\[\d+\]: \w+: to=<user@([^>]+)>.*dsn=([\d.]+), "
+                      r"status=(\w+)", line)
+        if m:
+            verdicts.setdefault(m.group(1), (m.group(3), m.group(2)))
+    tc.assertEqual(verdicts, expected)
+    tc.assertEqual(plaintext_to_dane_hosts(lab_json), [])
+    certs = delivered_certificates(relay.evidence)
+    for domain, (status, _) in expected.items():
+        with tc.subTest(domain=domain):
+            got = received(lab_json, f"user@{domain}")
+            if status != "sent":
+                tc.assertEqual(got, [])
+                continue
+            tc.assertEqual(len(got), 1)
+            tc.assertTrue(got[0]["tls"])
+            tc.assertEqual(got[0]["mail_from"], sender)
+            host = [h for h in lab_json["hosts"].values() if h["sink"] == got[0]["sink"]][0]
+            tc.assertEqual(certs.get(f"user@{domain}"), host["cert_sha256"])
