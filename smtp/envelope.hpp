@@ -15,6 +15,7 @@ struct Recipient {
     std::string address;  // without angle brackets
     std::string notify;   // RFC 3461 NOTIFY value, e.g. "SUCCESS,FAILURE"; empty: none
     std::string orcpt;    // RFC 3461 ORCPT decoded, e.g. "rfc822;user@example.org"; empty: none
+    bool operator==(const Recipient&) const = default;
 };
 
 struct Envelope {
@@ -25,6 +26,7 @@ struct Envelope {
     std::string ret;                    // RFC 3461 RET: "FULL" or "HDRS"; empty: none
     std::string envid;                  // RFC 3461 ENVID, decoded; empty: none
     std::optional<std::uint64_t> size;  // RFC 1870 SIZE as declared by the client
+    bool operator==(const Envelope&) const = default;
 };
 
 }  // namespace dr::smtp

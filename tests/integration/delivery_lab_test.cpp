@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "dane/destination.hpp"
-#include "relay/delivery.hpp"
+#include "relay/queue/delivery.hpp"
 
 namespace dr::relay {
 namespace {

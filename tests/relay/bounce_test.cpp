@@ -1,6 +1,6 @@
 // RFC 3464 notices: each notice is parsed back (MIME parts split by the boundary, headers and
 // delivery-status fields unfolded) and every header, field and rule is checked on the result.
-#include "relay/bounce.hpp"
+#include "relay/queue/bounce.hpp"
 
 #include <gtest/gtest.h>
 
@@ -175,8 +175,9 @@ NoticeInput base_input(std::string content = kOriginal) {
     in.queue_id = "4QXHL50ZKJZ";
     in.envelope.sender = "alice@example.org";
     in.envelope.arrival_us = kArrival;
-    in.envelope.recipients = {{"bob@example.net", "rfc822;bob@example.net", ""},
-                              {"carol@example.net", "", ""}};
+    in.envelope.recipients = {
+        {.address = "bob@example.net", .notify = "", .orcpt = "rfc822;bob@example.net"},
+        {.address = "carol@example.net", .notify = "", .orcpt = ""}};
     in.content = "";
     in.now_us = kNow;
     in.recipients = {{"bob@example.net", "rfc822;bob@example.net", DsnAction::failed, "5.1.1",
@@ -191,7 +192,7 @@ NoticeInput base_input(std::string content = kOriginal) {
 
 TEST(Bounce, FailedNoticeEveryHeaderAndField) {
     auto in = base_input();
-    in.envelope.envid = "QQ+2B123";
+    in.envelope.envid = "QQ+123";
     auto n = compose_notice(in);
     ASSERT_TRUE(n);
     EXPECT_EQ(n->to, "alice@example.org");
@@ -230,7 +231,8 @@ TEST(Bounce, FailedNoticeEveryHeaderAndField) {
     EXPECT_EQ(field(msg, "Reporting-MTA"), "dns; relay.example.com");
     EXPECT_EQ(field(msg, "X-Postfix-Queue-ID"), "4QXHL50ZKJZ");
     EXPECT_EQ(field(msg, "X-Postfix-Sender"), "rfc822; alice@example.org");
-    EXPECT_EQ(field(msg, "Original-Envelope-Id"), "QQ+123");  // xtext decoded
+    EXPECT_EQ(field(msg, "Original-Envelope-Id"),
+              "QQ+123");  // as stored: decoded by the server session
     EXPECT_EQ(field(msg, "Arrival-Date"), "Mon, 23 Nov 2026 21:18:59 +0000");
     const auto& r = p.status[1];
     EXPECT_EQ(field(r, "Final-Recipient"), "rfc822; bob@example.net");
@@ -364,11 +366,13 @@ TEST(Bounce, SizeCapReturnsHeadersOnly) {
     EXPECT_EQ(field(p.parts[2].headers, "Content-Type"), "text/rfc822-headers");
 }
 
-TEST(Bounce, OrcptIsDecodedAndCannotInjectFields) {
+// The server session decodes ORCPT and ENVID from xtext (smtp/command.cpp), so a client can
+// put CR LF into them; the notice must keep them on one line. They are not decoded twice.
+TEST(Bounce, OrcptIsNotDecodedTwiceAndCannotInjectFields) {
     auto in = base_input();
-    in.envelope.recipients[0].orcpt = "rfc822;bob+2Bx@example.net+0D+0AAction:+20delivered";
+    in.envelope.recipients[0].orcpt = "rfc822;bob+x@example.net\r\nAction: delivered";
     in.recipients[0].orcpt = in.envelope.recipients[0].orcpt;
-    in.envelope.envid = "id+0D+0AX-Evil: 1";
+    in.envelope.envid = "id\r\nX-Evil: 1";
     auto n = compose_notice(in);
     ASSERT_TRUE(n);
     auto p = parse_notice(*n);
@@ -540,9 +544,6 @@ TEST(Bounce, NulBytes) {
 }
 
 TEST(Bounce, Helpers) {
-    EXPECT_EQ(xtext_decode("a+2Bb+3Dc"), "a+b=c");
-    EXPECT_EQ(xtext_decode("a+2"), "a+2");
-    EXPECT_EQ(xtext_decode("a+zz"), "a+zz");
     EXPECT_EQ(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
     EXPECT_EQ(rfc5322_date(kNow), "Mon, 23 Nov 2026 22:18:59 +0000");
     EXPECT_EQ(normalize_crlf("a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd\r\n");

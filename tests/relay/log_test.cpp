@@ -1,5 +1,5 @@
 // Postfix's log formats (SPEC §6): the field order and notation are the contract.
-#include "relay/log.hpp"
+#include "relay/log/log.hpp"
 
 #include <unistd.h>
 

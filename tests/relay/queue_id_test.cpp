@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "relay/queue_id.hpp"
+#include "relay/spool/queue_id.hpp"
 
 namespace dr::relay {
 namespace {

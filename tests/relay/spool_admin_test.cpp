@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "relay/spool_admin.hpp"
+#include "relay/cli/queue_command.hpp"
 #include "spool_test_util.hpp"
 
 namespace dr::relay {

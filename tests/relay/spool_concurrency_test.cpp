@@ -9,8 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "relay/spool_async.hpp"
-#include "relay/spool_sync.hpp"
+#include "relay/spool/async_spool.hpp"
+#include "relay/spool/dir_sync.hpp"
 #include "spool_test_util.hpp"
 
 namespace dr::relay {
@@ -92,7 +92,7 @@ TEST(AsyncSpool, CoroutinesCommitAndUpdate) {
             io,
             [&, s]() -> asio::awaitable<void> {
                 // Arguments built before co_await: g++ 12 mishandles some temporaries there.
-                Envelope env = testing::sample_envelope(2);
+                QueuedEnvelope env = testing::sample_envelope(2);
                 std::string body = "session " + std::to_string(s);
                 auto r = co_await async.async_commit(std::move(env), std::move(body),
                                                      asio::use_awaitable);

@@ -2,7 +2,7 @@
 // rejection of torn or altered bytes.
 #include <gtest/gtest.h>
 
-#include "relay/spool_format.hpp"
+#include "relay/spool/format.hpp"
 #include "spool_test_util.hpp"
 
 namespace dr::relay {
@@ -61,7 +61,7 @@ TEST(SpoolFormat, EnvelopeRoundTrip) {
     env.auth_user = "alice";
     env.recipients[1].address = "üser@exämple.net";  // SMTPUTF8 address, raw UTF-8
     EXPECT_EQ(decode_envelope(encode_envelope(env)), env);
-    Envelope null_sender;
+    QueuedEnvelope null_sender;
     EXPECT_EQ(decode_envelope(encode_envelope(null_sender)), null_sender);
 }
 

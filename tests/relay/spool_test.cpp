@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "relay/spool_list.hpp"
+#include "relay/cli/queue_list.hpp"
 #include "spool_test_util.hpp"
 
 namespace dr::relay {

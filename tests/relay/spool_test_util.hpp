@@ -10,7 +10,7 @@
 #include <iterator>
 #include <string>
 
-#include "relay/spool.hpp"
+#include "relay/spool/spool.hpp"
 
 namespace dr::relay::testing {
 
@@ -32,19 +32,20 @@ class TempDir {
     std::string path_;
 };
 
-inline Envelope sample_envelope(int nrcpt = 2) {
-    Envelope env;
+inline QueuedEnvelope sample_envelope(int nrcpt = 2) {
+    QueuedEnvelope env;
     env.sender = "sender@example.org";
     env.envid = "QQ314159";
     env.ret = "HDRS";
     env.smtputf8 = true;
-    env.eightbitmime = true;
+    env.body = dr::smtp::BodyType::eight_bit_mime;
     env.client_name = "localhost";
     env.client_addr = "127.0.0.1";
     env.helo = "mta.example.org";
     for (int i = 0; i < nrcpt; ++i) {
         std::string a = "user" + std::to_string(i) + "@example.net";
-        env.recipients.push_back({a, "rfc822;" + a, i % 2 ? "NEVER" : "SUCCESS,FAILURE"});
+        env.recipients.push_back(
+            {.address = a, .notify = i % 2 ? "NEVER" : "SUCCESS,FAILURE", .orcpt = "rfc822;" + a});
     }
     return env;
 }

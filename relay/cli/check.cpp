@@ -1,0 +1,239 @@
+#include "relay/cli/check.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "dane/tlsa.hpp"
+#include "relay/log/evidence.hpp"
+#include "relay/queue/connect.hpp"
+#include "relay/queue/trouble.hpp"
+
+namespace dr::relay {
+
+namespace json = boost::json;
+using dane::TlsRequirement;
+
+const char* to_string(Verdict::Action a) {
+    switch (a) {
+        case Verdict::Action::deliver:
+            return "deliver";
+        case Verdict::Action::defer:
+            return "defer";
+        case Verdict::Action::bounce:
+            return "bounce";
+    }
+    return "?";
+}
+
+namespace {
+
+std::string endpoint_name(const std::string& host, const std::string& addr, std::uint16_t port) {
+    return host + "[" + addr + "]:" + std::to_string(port);
+}
+
+asio::awaitable<Connection> probe_address(const dane::HostPlan& plan, const dane::IpAddress& ip,
+                                          std::uint16_t port, asio::ssl::context& tls,
+                                          const CheckOptions& options) {
+    ConnectOptions co;
+    co.helo_name = options.helo_name;
+    co.timeouts.cap(std::chrono::seconds(30));  // an interactive check need not wait 5 minutes
+    auto hc = co_await connect_host(plan, ip, port, tls, co);
+    Connection c;
+    c.address = hc.address;
+    c.port = port;
+    c.status = hc.status;
+    c.banner = hc.session->greeting().text();
+    c.starttls_offered = hc.session->starttls_offered();
+    c.tls = std::move(hc.tls);
+    c.log = std::move(hc.log);
+    if (c.status.ok())
+        co_await hc.session->quit();
+    else
+        c.log.push_back(hc.relay + ": " + c.status.dsn + " " + c.status.reason);
+    co_return c;
+}
+
+}  // namespace
+
+// The first host that works decides; otherwise the failure policy of delivery
+// (relay/queue/trouble.hpp) says which failure stands and whether it bounces.
+Verdict verdict_of(const dane::Destination& d, const std::vector<HostCheck>& hosts) {
+    auto from = [](const smtp::DeliveryStatus& s) {
+        return Verdict{s.permanent() ? Verdict::Action::bounce : Verdict::Action::defer, s.dsn,
+                       s.reason};
+    };
+    if (d.mx_plan.failure) return from(to_status(*d.mx_plan.failure));
+    AttemptTrouble trouble;
+    for (std::size_t i = 0; i < d.hosts.size(); ++i) {
+        const auto& plan = d.hosts[i].plan;
+        if (plan.failure) {
+            trouble.note(*plan.failure);
+            continue;
+        }
+        if (i >= hosts.size()) continue;
+        for (const auto& c : hosts[i].connections) {
+            if (!c.status.ok()) {
+                trouble.note(c.status, c.address);
+                continue;
+            }
+            Verdict v{Verdict::Action::deliver, "2.0.0", "", plan.host, c.address};
+            v.tls = c.tls.has_value();
+            if (c.tls) v.trust = c.tls->trust;
+            return v;
+        }
+    }
+    return from(trouble.verdict());
+}
+
+asio::awaitable<DomainReport> check_domain(dane::Resolver& resolver,
+                                           const conf::PolicyConfig& policy,
+                                           asio::ssl::context& tls, const CheckOptions& options,
+                                           std::string domain, std::uint32_t seed) {
+    DomainReport r;
+    r.domain = dane::normalize_name(domain);
+    std::mt19937 rng(seed);
+    r.destination =
+        co_await dane::resolve_destination(resolver, r.domain, policy, rng, options.port);
+    const auto& d = r.destination;
+    r.hosts.resize(d.hosts.size());
+    if (options.connect) {
+        for (std::size_t i = 0; i < d.hosts.size(); ++i) {
+            const auto& plan = d.hosts[i].plan;
+            if (plan.failure) continue;
+            for (const auto& ip : plan.addresses) {
+                r.hosts[i].connections.push_back(
+                    co_await probe_address(plan, ip, d.context.port, tls, options));
+                if (r.hosts[i].connections.back().status.ok()) break;
+            }
+        }
+    }
+    r.verdict = verdict_of(r.destination, r.hosts);
+    co_return r;
+}
+
+// ---- text ----------------------------------------------------------------
+
+namespace {
+
+std::string addresses_text(const dane::Lookup<dane::IpAddress>& l, const char* type) {
+    std::string s = std::string(type) + " " + dane::to_string(l.security);
+    if (l.outcome != dane::Outcome::found)
+        s += " (" + std::string(dane::to_string(l.outcome)) + ")";
+    for (const auto& ip : l.records) s += " " + ip.to_string();
+    if (!l.why.empty()) s += " [" + l.why + "]";
+    return s;
+}
+
+void host_text(std::string& out, const dane::HostResult& h, const HostCheck& hc,
+               std::uint16_t port) {
+    out += "  host " + h.mx.name + " (preference " + std::to_string(h.mx.preference) + ")\n";
+    out += "    " + addresses_text(h.a, "A") + "; " + addresses_text(h.aaaa, "AAAA") + "\n";
+    if (h.addresses.canonical != h.mx.name)
+        out += "    CNAME-expanded name " + h.addresses.canonical + "\n";
+    for (const auto& t : h.tlsa) {
+        out += "    TLSA _" + std::to_string(port) + "._tcp." + t.base + ": " +
+               dane::to_string(t.lookup.security) + " " + dane::to_string(t.lookup.outcome);
+        if (!t.lookup.why.empty()) out += " [" + t.lookup.why + "]";
+        out += "\n";
+        for (const auto& rec : t.lookup.records) {
+            auto u = dane::tlsa_usability(rec);
+            out += "      " + rec.to_string() + (u.usable ? "  usable" : "  unusable: " + u.why) +
+                   "\n";
+        }
+        if (t.lookup.malformed)
+            out += "      " + std::to_string(t.lookup.malformed) + " malformed record(s) ignored\n";
+    }
+    if (h.tlsa.empty() && h.plan.address_security != dane::Security::secure && !h.plan.failure)
+        out += "    TLSA not looked up: address records are not secure\n";
+    const auto& p = h.plan;
+    if (p.failure) {
+        out += "    not used: " + p.failure->dsn + " " + p.failure->reason + "\n";
+        return;
+    }
+    out += "    TLS policy: " + std::string(dane::to_string(p.tls));
+    if (p.half_dane) out += " (insecure MX: a match is only Trusted)";
+    if (!p.tlsa_base.empty()) out += ", SNI " + p.tlsa_base;
+    if (!p.match_names.empty()) {
+        out += ", names";
+        for (const auto& n : p.match_names) out += " " + n;
+    }
+    out += "\n";
+    for (const auto& n : p.notes) out += "    " + n + "\n";
+    for (const auto& c : hc.connections) {
+        out += "    connect " + endpoint_name(h.mx.name, c.address, c.port) + ": " +
+               (c.banner.empty() ? std::string("no banner") : c.banner) + "\n";
+        out += std::string("      STARTTLS ") + (c.starttls_offered ? "offered" : "not offered") +
+               "\n";
+        for (const auto& l : c.log) out += "      " + l + "\n";
+    }
+}
+
+}  // namespace
+
+std::string render_text(const DomainReport& r) {
+    const auto& d = r.destination;
+    std::string out = r.domain + ": policy " + conf::to_string(d.policy.level);
+    if (d.policy.nexthop) out += ", next hop " + d.policy.nexthop->to_string();
+    out += "\n";
+    if (d.mx) {
+        out += "  MX " + std::string(dane::to_string(d.mx->security)) + " " +
+               dane::to_string(d.mx->outcome);
+        if (!d.mx->why.empty()) out += " [" + d.mx->why + "]";
+        out += "\n";
+        for (const auto& m : d.mx->records)
+            out += "    " + std::to_string(m.preference) + " " + (m.host.empty() ? "." : m.host) +
+                   "\n";
+    }
+    if (d.mx_plan.implicit) out += "  no MX records: the domain is its own mail host\n";
+    for (const auto& n : d.mx_plan.notes) out += "  " + n + "\n";
+    for (std::size_t i = 0; i < d.hosts.size(); ++i)
+        host_text(out, d.hosts[i], r.hosts[i], d.context.port);
+    const auto& v = r.verdict;
+    out += "  result: " + std::string(to_string(v.action));
+    if (v.action == Verdict::Action::deliver)
+        out += " via " + endpoint_name(v.host, v.address, d.context.port) + " with " +
+               (v.tls ? std::string(dane::to_string(v.trust)) + " TLS" : "no TLS");
+    else
+        out += " (dsn=" + v.dsn + ", " + v.reason + ")";
+    out += "\n";
+    return out;
+}
+
+// ---- JSON (schema: relay/cli/CHECK.md) -----------------------------------------
+
+namespace {
+
+json::value connection_json(const Connection& c) {
+    json::array log;
+    for (const auto& l : c.log) log.push_back(json::value(l));
+    auto status = status_json(c.status);
+    return json::object{{"address", c.address},        {"port", c.port},
+                        {"banner", c.banner},          {"starttls_offered", c.starttls_offered},
+                        {"status", std::move(status)}, {"tls", tls_json(c.tls)},
+                        {"log", std::move(log)}};
+}
+
+}  // namespace
+
+json::value to_json(const DomainReport& r) {
+    json::object out = destination_json(r.destination);
+    auto& hosts = out["hosts"].as_array();
+    for (std::size_t i = 0; i < hosts.size() && i < r.hosts.size(); ++i) {
+        json::array conns;
+        for (const auto& c : r.hosts[i].connections) conns.push_back(connection_json(c));
+        hosts[i].as_object()["connections"] = std::move(conns);
+    }
+    const auto& v = r.verdict;
+    json::object verdict{{"action", to_string(v.action)}, {"dsn", v.dsn}, {"reason", v.reason}};
+    if (v.action == Verdict::Action::deliver) {
+        verdict["host"] = v.host;
+        verdict["address"] = v.address;
+        verdict["tls"] = v.tls ? json::value(dane::to_string(v.trust)) : json::value(nullptr);
+    }
+    out["verdict"] = std::move(verdict);
+    return out;
+}
+
+}  // namespace dr::relay

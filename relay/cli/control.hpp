@@ -1,0 +1,50 @@
+// The control socket of a running daemon, <spool>/control (mode 0600): `dane-relay queue` asks
+// the daemon that holds the spool instead of opening it (SPEC §4: admin on a running daemon).
+// The protocol is one command line in ("flush\n", "hold ID ID\n"), then "<exit status>\n" and
+// the command's output back. Entry points: ask_daemon() (client), ControlServer (the daemon's
+// side). A daemon that does not answer is exit status 75 (EX_TEMPFAIL) for the client.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace dr::relay {
+
+class Spool;
+
+std::string control_socket_path(const std::string& spool_dir);
+
+// Runs `args` (a queue command) in the daemon; copies its output to out. Returns its status.
+int ask_daemon(const std::string& spool_dir, const std::vector<std::string>& args,
+               std::ostream& out, std::ostream& err);
+
+// What the scheduler must hear after a command changed the spool under it.
+struct ControlHooks {
+    std::function<void()> flushed;                        // deferred mail is due now
+    std::function<void(const std::string& id)> released;  // a held message may go
+};
+
+class ControlServer {
+  public:
+    ControlServer(boost::asio::any_io_executor ex, Spool& spool, ControlHooks hooks);
+    // Binds <spool>/control and starts answering; returns an error text, "" when listening.
+    std::string open(const std::string& spool_dir);
+    void close();  // stops accepting and removes the socket file
+
+  private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> session(boost::asio::local::stream_protocol::socket socket);
+
+    boost::asio::any_io_executor ex_;
+    Spool& spool_;
+    ControlHooks hooks_;
+    boost::asio::local::stream_protocol::acceptor acceptor_;
+    std::string path_;
+};
+
+}  // namespace dr::relay

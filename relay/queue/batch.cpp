@@ -1,0 +1,43 @@
+// Grouping and batching of due recipients (see batch.hpp).
+#include "relay/queue/batch.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "dane/dns.hpp"
+
+namespace dr::relay {
+
+std::string recipient_domain(std::string_view address) {
+    auto at = address.rfind('@');
+    if (at == std::string_view::npos) return {};
+    return dane::normalize_name(std::string(address.substr(at + 1)));
+}
+
+std::vector<BatchedMessage> take_batch(std::vector<DueRecipient>& due, std::size_t max_messages) {
+    std::vector<BatchedMessage> out;
+    std::map<std::string, std::size_t, std::less<>> index;  // id -> position in out
+    std::vector<DueRecipient> keep;
+    for (auto& d : due) {
+        auto it = index.find(d.id);
+        if (it == index.end() && out.size() < max_messages) {
+            it = index.emplace(d.id, out.size()).first;
+            out.push_back({d.id, {}});
+        }
+        if (it == index.end())
+            keep.push_back(std::move(d));
+        else if (auto& rs = out[it->second].rcpts;
+                 std::find(rs.begin(), rs.end(), d.rcpt) == rs.end())
+            rs.push_back(d.rcpt);
+    }
+    due = std::move(keep);
+    return out;
+}
+
+bool may_start_worker(std::size_t queued, std::size_t running_here, std::size_t running,
+                      const WorkerLimits& limits) {
+    return queued > 0 && running < limits.concurrency &&
+           running_here < limits.destination_concurrency && running_here * limits.batch < queued;
+}
+
+}  // namespace dr::relay

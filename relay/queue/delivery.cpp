@@ -1,0 +1,171 @@
+#include "relay/queue/delivery.hpp"
+
+#include <map>
+
+#include "relay/queue/trouble.hpp"
+
+namespace dr::relay {
+
+smtp::Envelope with_recipients(const smtp::Envelope& env, const std::vector<std::size_t>& indexes) {
+    smtp::Envelope out = env;
+    out.recipients.clear();
+    for (auto i : indexes) out.recipients.push_back(env.recipients.at(i));
+    return out;
+}
+
+namespace {
+
+struct Candidate {
+    const dane::HostPlan* plan;
+    dane::IpAddress address;
+};
+
+// Every (host, address) pair to try, in order; hosts the plan rules out
+// contribute only their failure.
+std::vector<Candidate> candidates(const dane::Destination& d) {
+    std::vector<Candidate> out;
+    for (const auto& h : d.hosts)
+        if (!h.plan.failure)
+            for (const auto& ip : h.plan.addresses) out.push_back({&h.plan, ip});
+    return out;
+}
+
+class Attempt {
+  public:
+    Attempt(const dane::Destination& d, const std::vector<OutboundMessage>& batch,
+            ProgressHook progress)
+        : d_(d), batch_(batch), progress_(std::move(progress)) {
+        for (std::size_t m = 0; m < batch.size(); ++m)
+            for (std::size_t r = 0; r < batch[m].envelope.recipients.size(); ++r)
+                pending_[{m, r}] = true;
+    }
+
+    asio::awaitable<AttemptReport> run(asio::ssl::context& tls, const ConnectOptions& options) {
+        if (d_.mx_plan.failure) {
+            finish_all(to_status(*d_.mx_plan.failure), "none");
+            co_return std::move(report_);
+        }
+        for (const auto& h : d_.hosts)
+            if (h.plan.failure) trouble_.note(*h.plan.failure);
+        auto list = candidates(d_);
+        for (std::size_t i = 0; i < list.size() && !pending_.empty(); ++i)
+            co_await try_host(list[i], i + 1 == list.size(), tls, options);
+        finish_all(trouble_.verdict(), trouble_.relay());
+        co_return std::move(report_);
+    }
+
+  private:
+    asio::awaitable<void> try_host(const Candidate& c, bool last_host, asio::ssl::context& tls,
+                                   const ConnectOptions& options) {
+        auto conn = co_await connect_host(*c.plan, c.address, d_.context.port, tls, options);
+        for (auto& l : conn.log) report_.log.push_back(std::move(l));
+        report_.connections.push_back({conn.relay, conn.status, conn.tls});
+        if (!conn.status.ok()) {
+            report_.log.push_back(conn.relay + ": " + conn.status.reason);
+            trouble_.note(conn.status, conn.relay);
+            co_return;
+        }
+        int uses = 0;
+        for (std::size_t m = 0; m < batch_.size() && conn.session->usable(); ++m) {
+            std::vector<std::size_t> rcpts = pending_of(m);
+            if (rcpts.empty()) continue;
+            if (uses > 0) {
+                auto rs = co_await conn.session->reset();
+                if (!rs.ok()) break;
+            }
+            ++uses;
+            auto tr = co_await conn.session->send(with_recipients(batch_[m].envelope, rcpts),
+                                                  batch_[m].content);
+            for (std::size_t k = 0; k < rcpts.size(); ++k) {
+                const auto& st = k < tr.recipients.size() ? tr.recipients[k] : tr.status;
+                // A recipient accepted at RCPT shares the fate of the transaction
+                // (the end-of-data reply is what Postfix logs for "sent").
+                const auto& eff = st.ok() ? tr.status : st;
+                RecipientResult r = base(m, rcpts[k], conn, uses, tr.transmission);
+                if (eff.ok()) {
+                    record(r, RecipientState::sent, eff);
+                    continue;
+                }
+                switch (on_failure(eff, last_host)) {
+                    case FailureAction::bounce:
+                        record(r, RecipientState::bounced, eff);
+                        break;
+                    case FailureAction::defer:
+                        record(r, RecipientState::deferred, eff);
+                        break;
+                    case FailureAction::next_host:
+                        trouble_.note(eff, conn.relay);
+                        break;
+                }
+            }
+            if (progress_ && reported_ < report_.recipients.size()) {
+                auto first = reported_;
+                reported_ = report_.recipients.size();
+                co_await progress_(report_.recipients, first);
+            }
+        }
+        if (conn.session->usable()) co_await conn.session->quit();
+    }
+
+    std::vector<std::size_t> pending_of(std::size_t m) const {
+        std::vector<std::size_t> out;
+        for (auto it = pending_.lower_bound({m, 0}); it != pending_.end() && it->first.first == m;
+             ++it)
+            out.push_back(it->first.second);
+        return out;
+    }
+
+    RecipientResult base(std::size_t m, std::size_t r, const HostConnection& conn, int uses,
+                         std::chrono::steady_clock::duration d) const {
+        RecipientResult out;
+        out.message = m;
+        out.recipient = r;
+        out.relay = conn.relay;
+        if (conn.tls) out.tls = conn.tls->trust;
+        out.conn_use = uses;
+        out.setup = conn.session->setup_time();
+        out.transmission = d;
+        return out;
+    }
+
+    void record(RecipientResult r, RecipientState state, const smtp::DeliveryStatus& s) {
+        r.state = state;
+        r.dsn = s.dsn;
+        r.text = s.reason;
+        pending_.erase({r.message, r.recipient});
+        report_.recipients.push_back(std::move(r));
+    }
+
+    // Everything still pending gets the final verdict.
+    void finish_all(const smtp::DeliveryStatus& s, const std::string& relay) {
+        auto state = s.permanent() ? RecipientState::bounced : RecipientState::deferred;
+        while (!pending_.empty()) {
+            auto [m, r] = pending_.begin()->first;
+            RecipientResult out;
+            out.message = m;
+            out.recipient = r;
+            out.relay = relay;
+            record(out, state, s);
+        }
+    }
+
+    const dane::Destination& d_;
+    const std::vector<OutboundMessage>& batch_;
+    std::map<std::pair<std::size_t, std::size_t>, bool> pending_;
+    AttemptTrouble trouble_;
+    AttemptReport report_;
+    ProgressHook progress_;
+    std::size_t reported_ = 0;  // results already passed to progress_
+};
+
+}  // namespace
+
+asio::awaitable<AttemptReport> deliver(const dane::Destination& destination,
+                                       const std::vector<OutboundMessage>& batch,
+                                       asio::ssl::context& tls, const ConnectOptions& options,
+                                       ProgressHook progress) {
+    Attempt attempt(destination, batch, std::move(progress));
+    co_return co_await attempt.run(tls, options);
+}
+
+}  // namespace dr::relay

@@ -1,0 +1,97 @@
+// The queue manager (SPEC §4): which recipients are due, grouped by
+// destination domain; at most `concurrency` deliveries at once and
+// `destination_concurrency` per domain; each delivery takes a batch of
+// messages over one connection (connection reuse). Outcomes are written to
+// the spool, logged in Postfix's words, deferred recipients get exponential
+// backoff, expired ones are returned. Entry points: Scheduler::start,
+// enqueue, flush, drain. Spool write errors are logged; the state on disk
+// stays the last durable one, so nothing is lost, at worst delivered twice.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "conf/config.hpp"
+#include "dane/resolver.hpp"
+#include "relay/log/evidence.hpp"
+#include "relay/log/log.hpp"
+#include "relay/queue/batch.hpp"
+#include "relay/queue/delivery.hpp"
+#include "relay/queue/notices.hpp"
+#include "relay/queue/retry.hpp"
+#include "relay/spool/async_spool.hpp"
+
+namespace dr::relay {
+
+namespace asio = boost::asio;
+
+struct SchedulerConfig {
+    conf::QueueConfig queue;
+    conf::PolicyConfig policy;
+    std::string hostname = "localhost";
+    std::size_t concurrency = 100;
+    std::size_t destination_concurrency = 20;
+    std::size_t batch = 50;  // messages per connection before it is closed
+};
+
+class Scheduler {
+  public:
+    Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver& resolver,
+              asio::ssl::context& tls, Logger& log, SchedulerConfig cfg);
+
+    void start();                         // queue everything the spool holds
+    void enqueue(const std::string& id);  // a message just committed
+    void flush();                         // every deferred recipient is due now
+    void reconfigure(SchedulerConfig cfg) { cfg_ = std::move(cfg); }
+    // SPEC §6: one JSON line of DANE evidence per delivery attempt (optional).
+    void set_evidence_log(EvidenceLog* log) { evidence_ = log; }
+    asio::awaitable<void> drain();  // stop starting deliveries, wait for running ones
+    std::size_t running() const { return running_; }
+
+  private:
+    using Clock = std::chrono::system_clock;
+    void add_due(const std::string& id, std::size_t rcpt, const std::string& domain);
+    void pump();
+    void arm_timer();
+    asio::awaitable<void> worker(std::string domain);
+    asio::awaitable<void> finish(const MessageInfo& info, const std::string& content);
+    asio::awaitable<void> keep_for_notice(const MessageInfo& info);
+    asio::awaitable<void> deliver_batch(const std::string& domain,
+                                        std::vector<BatchedMessage> groups);
+    DeliveryRecord record_of(const MessageInfo& info, std::size_t rcpt, const RecipientResult& rr,
+                             Clock::time_point t0, Clock::duration dns_time,
+                             Clock::time_point now) const;
+    boost::json::value evidence(const dane::Destination& dest, const AttemptReport& report,
+                                const std::vector<MessageInfo>& infos,
+                                const std::vector<std::vector<std::size_t>>& indexes) const;
+
+    asio::any_io_executor ex_;
+    AsyncSpool& spool_;
+    dane::Resolver& resolver_;
+    asio::ssl::context& tls_;
+    Logger& log_;
+    SchedulerConfig cfg_;
+    EvidenceLog* evidence_ = nullptr;
+    std::mt19937 rng_{std::random_device{}()};
+
+    std::map<std::string, std::vector<DueRecipient>> due_;  // domain -> due, FIFO
+    std::map<std::string, std::size_t> running_per_;        // domain -> deliveries running
+    std::multimap<std::int64_t, std::pair<std::string, std::size_t>> waiting_;  // µs -> (id, rcpt)
+    std::set<std::pair<std::string, std::size_t>> queued_;   // in due_ or in flight
+    std::map<std::string, Clock::time_point> active_since_;  // message -> entered active queue
+    asio::steady_timer timer_;
+    asio::steady_timer idle_;  // signalled when running_ drops to zero while draining
+    std::size_t running_ = 0;
+    bool stopping_ = false;
+};
+
+}  // namespace dr::relay

@@ -1,0 +1,285 @@
+// `dane-relay serve` (see daemon.hpp): start-up as a list of named steps, then signals.
+#include "relay/serve/daemon.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+
+#include "dane/verify.hpp"
+#include "relay/cli/control.hpp"
+#include "relay/cli/options.hpp"
+#include "relay/queue/scheduler.hpp"
+#include "relay/serve/inbound_sink.hpp"
+#include "relay/serve/listener.hpp"
+
+namespace dr::relay {
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+SchedulerConfig scheduler_config(const conf::Config& cfg) {
+    SchedulerConfig s;
+    s.queue = cfg.queue;
+    s.policy = cfg.policy;
+    s.hostname = cfg.server.hostname;
+    s.concurrency = cfg.queue.concurrency;
+    s.destination_concurrency = cfg.queue.destination_concurrency;
+    return s;
+}
+
+class Daemon {
+  public:
+    Daemon(LoadedConfig loaded, Logger& log)
+        : cfg_(std::move(loaded.config)),
+          file_(loaded.file),
+          name_(loaded.name()),
+          log_(log),
+          client_tls_(asio::ssl::context::tls_client),
+          signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+
+    // As root: everything that needs privileges or can fail early. Then, in the event loop,
+    // the rest once the resolver has shown that it validates.
+    int run() {
+        using Step = std::string (Daemon::*)();
+        for (Step step : {&Daemon::client_tls, &Daemon::server_tls, &Daemon::bind_listeners,
+                          &Daemon::open_evidence_log, &Daemon::make_resolver})
+            if (auto err = (this->*step)(); !err.empty()) return fail(err);
+        asio::co_spawn(io_, start(), asio::detached);
+        io_.run();
+        return status_;
+    }
+
+  private:
+    int fail(const std::string& why) {
+        log_.fatal(Role::master, why);
+        std::cerr << "dane-relay serve: " << why << "\n";
+        return 1;
+    }
+
+    asio::awaitable<void> start() {
+        using Step = std::string (Daemon::*)();
+        std::string err = co_await validate_resolver();
+        // After binding and the first DNS query (libunbound reads its trust anchors then): drop
+        // root, then open the spool as the unprivileged user, who owns it.
+        for (Step step : {&Daemon::drop_privileges, &Daemon::open_spool, &Daemon::start_queue,
+                          &Daemon::open_control, &Daemon::start_listeners})
+            if (err.empty()) err = (this->*step)();
+        if (!err.empty()) {
+            status_ = fail(err);
+            io_.stop();
+            co_return;
+        }
+        wait_signal();
+    }
+
+    // ---- steps as root ----------------------------------------------------------------------
+
+    std::string client_tls() {
+        if (!dane::enable_dane(client_tls_.native_handle())) return "OpenSSL has no DANE support";
+        client_tls_.set_default_verify_paths();
+        return {};
+    }
+
+    std::string server_tls() {
+        if (cfg_.tls.cert.empty()) return {};
+        server_tls_.emplace(asio::ssl::context::tls_server);
+        boost::system::error_code ec;
+        server_tls_->use_certificate_chain_file(cfg_.tls.cert, ec);
+        if (!ec) server_tls_->use_private_key_file(cfg_.tls.key, asio::ssl::context::pem, ec);
+        return ec ? "cannot load [tls] certificate or key: " + ec.message() : std::string();
+    }
+
+    std::string bind_listeners() {
+        listener_.emplace(io_, log_);
+        for (const auto& ep : cfg_.server.listen)
+            if (auto err = listener_->bind(ep); !err.empty()) return err;
+        return {};
+    }
+
+    std::string open_evidence_log() {
+        if (cfg_.log.json.empty()) return {};
+        try {
+            evidence_ = std::make_unique<EvidenceLog>(cfg_.log.json);
+        } catch (const std::runtime_error& e) {
+            return e.what();
+        }
+        return {};
+    }
+
+    // libunbound reads its config now and its trust anchors at the first query.
+    std::string make_resolver() {
+        try {
+            resolver_ = std::make_unique<dane::Resolver>(io_.get_executor(), cfg_.dns);
+        } catch (const dane::ResolverError& e) {
+            return e.what();
+        }
+        return {};
+    }
+
+    // ---- steps in the event loop ------------------------------------------------------------
+
+    asio::awaitable<std::string> validate_resolver() {
+        try {
+            co_await resolver_->ensure_validating();  // SPEC §7: no silent downgrade
+        } catch (const dane::ResolverError& e) {
+            co_return e.what();
+        }
+        co_return std::string();
+    }
+
+    // SPEC §3: bind first, then drop root.
+    std::string drop_privileges() {
+        const auto& user = cfg_.server.user;
+        if (::getuid() != 0 || user.empty()) return {};
+        struct passwd* pw = ::getpwnam(user.c_str());
+        if (!pw) return "user " + user + " does not exist ([server] user)";
+        if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
+            return "cannot switch to user " + user + ": " + std::strerror(errno);
+        return {};
+    }
+
+    std::string open_spool() {
+        std::error_code ec;
+        spool_ = Spool::open(SpoolOptions{cfg_.spool.dir}, ec);
+        if (!spool_) return "cannot open spool " + cfg_.spool.dir + ": " + ec.message();
+        async_ = std::make_unique<AsyncSpool>(*spool_, 8);
+        return {};
+    }
+
+    std::string start_queue() {
+        scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
+                                                 client_tls_, log_, scheduler_config(cfg_));
+        if (evidence_) scheduler_->set_evidence_log(evidence_.get());
+        log_.info(Role::master, std::string("daemon started -- version ") + kVersion +
+                                    ", configuration " + name_ + ", " +
+                                    std::to_string(spool_->recovery().messages) +
+                                    " queued message(s)");
+        scheduler_->start();
+        return {};
+    }
+
+    // `dane-relay queue` on the running daemon; a missing socket is not fatal.
+    std::string open_control() {
+        control_.emplace(io_.get_executor(), *spool_,
+                         ControlHooks{[this] { scheduler_->flush(); },
+                                      [this](const std::string& id) { scheduler_->enqueue(id); }});
+        if (auto err = control_->open(cfg_.spool.dir); !err.empty())
+            log_.warning(Role::master, err);
+        return {};
+    }
+
+    std::string start_listeners() {
+        sink_.emplace(*async_, log_, cfg_.server.hostname,
+                      [this](const std::string& id) { scheduler_->enqueue(id); });
+        listener_->start(inbound_settings(cfg_, server_tls_ ? &*server_tls_ : nullptr), *sink_);
+        return {};
+    }
+
+    // ---- signals ----------------------------------------------------------------------------
+
+    void wait_signal() {
+        signals_.async_wait([this](boost::system::error_code ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                reload();
+                wait_signal();
+                return;
+            }
+            log_.info(Role::master, "terminating on signal " + std::to_string(sig));
+            listener_->close();
+            control_->close();
+            asio::co_spawn(io_, stop(), asio::detached);
+        });
+    }
+
+    asio::awaitable<void> stop() {
+        co_await scheduler_->drain();
+        io_.stop();  // inbound sessions still in DATA got no 250: their client keeps the mail
+    }
+
+    void reload() {
+        auto fresh = load_choice({file_, {}});
+        if (!fresh.error.empty()) {
+            log_.warning(Role::master,
+                         "configuration not reloaded, keeping the old one: " + fresh.error);
+            return;
+        }
+        if (fresh.config.server.hostname.empty())
+            fresh.config.server.hostname = cfg_.server.hostname;
+        listener_->reconfigure(
+            inbound_settings(fresh.config, server_tls_ ? &*server_tls_ : nullptr));
+        scheduler_->reconfigure(scheduler_config(fresh.config));
+        cfg_.policy = fresh.config.policy;
+        log_.info(Role::master,
+                  std::string("reload -- version ") + kVersion + ", configuration " + name_);
+    }
+
+    conf::Config cfg_;
+    std::string file_, name_;
+    Logger& log_;
+    asio::io_context io_;
+    asio::ssl::context client_tls_;
+    std::optional<asio::ssl::context> server_tls_;
+    asio::signal_set signals_;
+    std::unique_ptr<Spool> spool_;
+    std::unique_ptr<AsyncSpool> async_;
+    std::unique_ptr<dane::Resolver> resolver_;
+    std::unique_ptr<EvidenceLog> evidence_;
+    std::unique_ptr<Scheduler> scheduler_;
+    std::optional<SpoolSink> sink_;
+    std::optional<Listener> listener_;
+    std::optional<ControlServer> control_;
+    int status_ = 0;
+};
+
+std::string host_name() {
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    return name[0] ? name : "localhost";
+}
+
+}  // namespace
+
+int run_serve(std::vector<std::string> args) {
+    auto choice = take_config_option(args);
+    if (wants_help(args)) {
+        std::cout << "usage: dane-relay serve [-c FILE]\n\nRuns the relay in the foreground "
+                     "until SIGTERM; SIGHUP reloads FILE.\nWithout -c, "
+                  << kDefaultConfigFile << " when it exists, else the built-in defaults.\n";
+        return 0;
+    }
+    if (!choice.error.empty() || !args.empty()) {
+        std::cerr << "dane-relay serve: "
+                  << (choice.error.empty() ? "unexpected argument " + args[0] : choice.error)
+                  << "\n";
+        return 2;
+    }
+    auto loaded = load_choice(choice);
+    if (!loaded.error.empty()) {
+        std::cerr << loaded.error << "\n";
+        return 1;
+    }
+    if (loaded.config.server.hostname.empty()) loaded.config.server.hostname = host_name();
+    std::unique_ptr<Logger> log;
+    try {
+        log = Logger::open(loaded.config.log, loaded.config.server.hostname);
+    } catch (const LogError& e) {
+        std::cerr << "dane-relay serve: " << e.what() << "\n";
+        return 1;
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    Daemon d(std::move(loaded), *log);
+    return d.run();
+}
+
+}  // namespace dr::relay

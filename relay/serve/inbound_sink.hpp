@@ -1,0 +1,40 @@
+// The inbound side's storage: a smtp::MessageSink that streams each message
+// into the spool with a Received: trace header (RFC 5321 §4.4) and answers
+// 250 only after the group-committed fsync (SPEC §3). Logs Postfix's smtpd
+// "client=" and cleanup "message-id=" lines and hands new queue IDs to
+// on_queued. Entry point: SpoolSink. A spool error means "452 4.3.1".
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "relay/log/log.hpp"
+#include "relay/spool/async_spool.hpp"
+#include "smtp/server_session.hpp"
+
+namespace dr::relay {
+
+// Postfix's "name[addr]" for a client: loopback is "localhost", others "unknown"
+// (we do no reverse DNS).
+std::string client_name(const boost::asio::ip::tcp::endpoint& peer);
+
+class SpoolSink : public smtp::MessageSink {
+  public:
+    SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
+              std::function<void(const std::string& id)> on_queued);
+    std::unique_ptr<smtp::MessageWriter> open(const smtp::ClientInfo& client,
+                                              const smtp::Envelope& env) override;
+
+  private:
+    friend class SpoolMessageWriter;
+    AsyncSpool& spool_;
+    Logger& log_;
+    std::string hostname_;
+    std::function<void(const std::string&)> on_queued_;
+};
+
+// The Message-ID of a header block, without angle brackets; "" when absent.
+std::string find_message_id(std::string_view headers);
+
+}  // namespace dr::relay

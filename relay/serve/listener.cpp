@@ -1,0 +1,111 @@
+// Listening sockets, limits and inbound sessions (see listener.hpp).
+#include "relay/serve/listener.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "relay/serve/inbound_sink.hpp"
+
+namespace dr::relay {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+std::shared_ptr<InboundSettings> inbound_settings(const conf::Config& cfg,
+                                                  asio::ssl::context* server_tls) {
+    auto in = std::make_shared<InboundSettings>();
+    in->allowed = cfg.server.allowed_clients;
+    in->max_connections = cfg.server.max_connections;
+    in->max_per_client = cfg.server.max_connections_per_client;
+    auto& o = in->options;
+    o.hostname = cfg.server.hostname;
+    o.tls = server_tls;
+    o.max_message_size = cfg.server.max_message_size;
+    o.max_recipients = cfg.server.max_recipients;
+    o.timeouts.set(smtp::Step::command, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            cfg.server.command_timeout));
+    // SPEC §3: never an open relay.
+    o.allowed = [allowed = in->allowed](const smtp::ClientInfo& c) {
+        auto ip = conf::parse_ip(c.peer.address().to_string());
+        return ip && conf::matches_any(allowed, *ip);
+    };
+    return in;
+}
+
+Listener::Listener(asio::io_context& io, Logger& log) : io_(io), log_(log) {}
+
+std::string Listener::bind(const conf::Endpoint& ep) {
+    try {
+        tcp::endpoint where(asio::ip::make_address(ep.address.to_string()), ep.port);
+        auto& a = acceptors_.emplace_back(io_);
+        a.open(where.protocol());
+        a.set_option(tcp::acceptor::reuse_address(true));
+        if (where.address().is_v6()) a.set_option(asio::ip::v6_only(true));
+        a.bind(where);
+        a.listen();
+    } catch (const boost::system::system_error& e) {
+        return "cannot listen on " + ep.to_string() + ": " + e.code().message();
+    }
+    return {};
+}
+
+void Listener::start(std::shared_ptr<InboundSettings> settings, smtp::MessageSink& sink) {
+    settings_ = std::move(settings);
+    sink_ = &sink;
+    for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(a), asio::detached);
+}
+
+void Listener::close() {
+    for (auto& a : acceptors_) a.close();
+}
+
+asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor) {
+    while (acceptor.is_open()) {
+        boost::system::error_code ec;
+        tcp::socket socket =
+            co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (ec == asio::error::operation_aborted) co_return;
+            continue;
+        }
+        auto in = settings_;
+        auto peer = socket.remote_endpoint(ec);
+        if (ec) continue;
+        std::string addr = peer.address().to_string();
+        if (total_ >= in->max_connections || per_client_[addr] >= in->max_per_client) {
+            log_.warning(Role::smtpd, "Connection limit exceeded for " + client_name(peer));
+            asio::co_spawn(io_,
+                           smtp::refuse(std::move(socket), in->options.hostname,
+                                        "Error: too many connections from " + addr),
+                           asio::detached);
+            continue;
+        }
+        asio::co_spawn(io_, session(std::move(socket), peer, in), asio::detached);
+    }
+}
+
+asio::awaitable<void> Listener::session(tcp::socket socket, tcp::endpoint peer,
+                                        std::shared_ptr<InboundSettings> in) {
+    const std::string addr = peer.address().to_string();
+    ++total_;
+    ++per_client_[addr];
+    log_.info(Role::smtpd, "connect from " + client_name(peer));
+    std::string counts;
+    try {
+        smtp::ServerSession s(std::move(socket), *sink_, in->options);
+        co_await s.run();
+        counts = s.command_counts();
+    } catch (const std::exception& e) {
+        log_.warning(Role::smtpd, "session with " + client_name(peer) + " ended: " + e.what());
+    }
+    // Postfix 3.x: "disconnect from host[addr] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"
+    log_.info(Role::smtpd,
+              "disconnect from " + client_name(peer) + (counts.empty() ? "" : " " + counts));
+    --total_;
+    if (--per_client_[addr] == 0) per_client_.erase(addr);
+}
+
+}  // namespace dr::relay

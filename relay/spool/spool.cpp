@@ -1,0 +1,526 @@
+// The durable spool: commit protocol, status journal, recovery scan (see spool.hpp, SPOOL.md).
+#include "relay/spool/spool.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <utility>
+
+#include "relay/spool/dir_sync.hpp"
+#include "relay/spool/format.hpp"
+
+namespace dr::relay {
+
+struct Spool::Entry {
+    std::mutex mu;  // serialises journal appends to this message
+    MessageInfo info;
+    std::uint64_t good_end = 0;  // end of the last valid record: where the next one goes
+    bool removed = false;
+};
+
+namespace {
+
+constexpr std::uint64_t kBodyOffset = kSpoolMagic.size() + kRecordHeaderSize;
+constexpr std::size_t kWriteBuffer = 64 * 1024;
+
+std::error_code errno_ec() {
+    return {errno, std::generic_category()};
+}
+
+std::int64_t now_us() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::error_code write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_ec();
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+std::error_code pwrite_all(int fd, std::string_view data, std::uint64_t off) {
+    while (!data.empty()) {
+        ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(off));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_ec();
+        data.remove_prefix(static_cast<std::size_t>(n));
+        off += static_cast<std::uint64_t>(n);
+    }
+    return {};
+}
+
+// Reads ranges of one file. A range beyond the end is "not there" (a torn or damaged file),
+// checked before allocating, so a garbage length cannot exhaust memory; a failing read(2) is
+// kept apart in io_error because it says nothing about the file's contents.
+class Reader {
+  public:
+    explicit Reader(int fd) : fd_(fd) {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) io_error = errno_ec();
+        size = static_cast<std::uint64_t>(st.st_size);
+    }
+    bool read(std::uint64_t off, std::uint64_t n, std::string& out) {
+        if (io_error || off > size || n > size - off) return false;
+        out.resize(n);
+        std::size_t got = 0;
+        while (got < n) {
+            ssize_t r = ::pread(fd_, out.data() + got, n - got, static_cast<off_t>(off + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) io_error = errno_ec();
+            if (r <= 0) return false;
+            got += static_cast<std::size_t>(r);
+        }
+        return true;
+    }
+    std::uint64_t size = 0;
+    std::error_code io_error;
+
+  private:
+    int fd_;
+};
+
+int open_subdir(int parent, const char* name, std::error_code& ec) {
+    if (::mkdirat(parent, name, 0700) != 0 && errno != EEXIST) {
+        ec = errno_ec();
+        return -1;
+    }
+    int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) ec = errno_ec();
+    return fd;
+}
+
+std::vector<std::string> list_dir(int dir_fd) {
+    std::vector<std::string> names;
+    int fd = ::dup(dir_fd);
+    if (fd < 0) return names;
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        return names;
+    }
+    ::rewinddir(d);
+    while (auto* ent = ::readdir(d)) {
+        std::string_view n = ent->d_name;
+        if (n != "." && n != "..") names.emplace_back(n);
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// rename(2) that never replaces an existing queue file; falls back to plain rename on file
+// systems without RENAME_NOREPLACE (the in-memory index already excluded collisions).
+std::error_code rename_noreplace(int from_dir, const std::string& from, int to_dir,
+                                 const std::string& to) {
+    if (::renameat2(from_dir, from.c_str(), to_dir, to.c_str(), RENAME_NOREPLACE) == 0) return {};
+    if (errno != EINVAL) return errno_ec();
+    if (::renameat(from_dir, from.c_str(), to_dir, to.c_str()) == 0) return {};
+    return errno_ec();
+}
+
+// The parts of a queue file that recovery reads (everything except the body bytes).
+struct ParsedFile {
+    QueuedEnvelope env;
+    std::uint64_t body_size = 0;
+    std::uint64_t journal_start = 0;
+};
+
+std::optional<ParsedFile> parse_head(Reader& in) {
+    std::string head;
+    if (!in.read(0, kBodyOffset, head)) return std::nullopt;
+    if (std::string_view(head).substr(0, kSpoolMagic.size()) != kSpoolMagic) return std::nullopt;
+    auto b = parse_record_header(std::string_view(head).substr(kSpoolMagic.size()));
+    if (!b || b->type != RecordType::body) return std::nullopt;
+    std::string buf;
+    std::uint64_t off = kBodyOffset + b->length;
+    if (!in.read(off, 1, buf) || buf != "\n") return std::nullopt;
+    off += 1;
+    if (!in.read(off, kRecordHeaderSize, buf)) return std::nullopt;
+    auto e = parse_record_header(buf);
+    if (!e || e->type != RecordType::envelope) return std::nullopt;
+    off += kRecordHeaderSize;
+    if (!in.read(off, e->length + kRecordTrailerSize, buf)) return std::nullopt;
+    if (!record_payload_ok(*e, buf)) return std::nullopt;
+    auto env = decode_envelope(std::string_view(buf).substr(0, e->length));
+    if (!env) return std::nullopt;
+    return ParsedFile{std::move(*env), b->length, off + e->length + kRecordTrailerSize};
+}
+
+// Applies one journal record; false when it does not make sense (treated like a torn record).
+bool apply_record(const RecordHeader& h, std::string_view payload, MessageInfo& info) {
+    if (h.type == RecordType::hold) {
+        if (payload != "hold" && payload != "release") return false;
+        info.held = payload == "hold";
+        return true;
+    }
+    if (h.type != RecordType::status) return false;
+    auto updates = decode_status(payload);
+    if (!updates) return false;
+    for (const auto& u : *updates) {
+        if (u.rcpt >= info.rcpts.size()) return false;
+    }
+    for (auto& u : *updates) info.rcpts[u.rcpt] = std::move(u.state);
+    return true;
+}
+
+// Replays the journal; returns how many bytes of it are valid. A torn or corrupt record ends
+// the journal: everything before it was fsync'd before the next record was started.
+std::uint64_t replay_journal(std::string_view j, MessageInfo& info) {
+    std::uint64_t pos = 0;
+    while (j.size() - pos >= kRecordHeaderSize) {
+        auto h = parse_record_header(j.substr(pos, kRecordHeaderSize));
+        if (!h) break;
+        std::uint64_t avail = j.size() - pos - kRecordHeaderSize;
+        if (h->length + kRecordTrailerSize > avail) break;
+        auto body = j.substr(pos + kRecordHeaderSize, h->length + kRecordTrailerSize);
+        if (!record_payload_ok(*h, body)) break;
+        MessageInfo next = info;
+        if (!apply_record(*h, body.substr(0, h->length), next)) break;
+        info = std::move(next);
+        pos += kRecordHeaderSize + h->length + kRecordTrailerSize;
+    }
+    return pos;
+}
+
+}  // namespace
+
+// ---- SpoolWriter ----
+
+SpoolWriter::SpoolWriter(int incoming_fd, int fd, std::string id)
+    : incoming_fd_(incoming_fd), fd_(fd), id_(std::move(id)) {
+    buf_.reserve(kWriteBuffer);
+    buf_ += kSpoolMagic;
+    buf_ += encode_record_header(RecordType::body, 0, 0);  // patched in commit()
+}
+
+SpoolWriter::~SpoolWriter() {
+    if (fd_ >= 0) abandon();
+}
+
+std::error_code SpoolWriter::write(std::string_view chunk) {
+    if (error_) return error_;
+    crc_ = crc32(chunk, crc_);
+    size_ += chunk.size();
+    buf_ += chunk;
+    if (buf_.size() >= kWriteBuffer) return flush();
+    return {};
+}
+
+std::error_code SpoolWriter::flush() {
+    if (!error_) error_ = write_all(fd_, buf_);
+    buf_.clear();
+    return error_;
+}
+
+// Completes the file in incoming/: body trailer and envelope record, the real body header,
+// then fdatasync and close. After this only the rename is missing.
+std::error_code SpoolWriter::finish(std::string_view envelope_record) {
+    if (error_) return error_;
+    buf_ += '\n';
+    buf_ += envelope_record;
+    if (auto ec = flush()) return ec;
+    auto header = encode_record_header(RecordType::body, size_, crc_);
+    if (auto ec = pwrite_all(fd_, header, kSpoolMagic.size())) return ec;
+    if (::fdatasync(fd_) != 0) return errno_ec();
+    if (::close(std::exchange(fd_, -1)) != 0) return errno_ec();
+    return {};
+}
+
+void SpoolWriter::abandon() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    ::unlinkat(incoming_fd_, id_.c_str(), 0);
+}
+
+// ---- Spool: opening and recovery ----
+
+Spool::Spool(SpoolOptions opt) : opt_(std::move(opt)) {}
+
+Spool::~Spool() {
+    for (int fd : {corrupt_fd_, queue_fd_, incoming_fd_, lock_fd_, dir_fd_}) {
+        if (fd >= 0) ::close(fd);
+    }
+}
+
+std::unique_ptr<Spool> Spool::open(const SpoolOptions& opt, std::error_code& ec) {
+    std::unique_ptr<Spool> spool(new Spool(opt));
+    ec = spool->init();
+    if (ec) return nullptr;
+    return spool;
+}
+
+std::error_code Spool::init() {
+    if (::mkdir(opt_.dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_ec();
+    dir_fd_ = ::open(opt_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd_ < 0) return errno_ec();
+    lock_fd_ = ::openat(dir_fd_, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) return errno_ec();
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        return errno == EWOULDBLOCK ? make_error_code(SpoolErrc::locked) : errno_ec();
+    }
+    std::error_code ec;
+    incoming_fd_ = open_subdir(dir_fd_, "incoming", ec);
+    if (!ec) queue_fd_ = open_subdir(dir_fd_, "queue", ec);
+    if (!ec) corrupt_fd_ = open_subdir(dir_fd_, "corrupt", ec);
+    if (ec) return ec;
+    if (::fsync(dir_fd_) != 0) return errno_ec();
+    queue_sync_ = std::make_unique<DirSyncer>(queue_fd_);
+    recover_incoming();
+    if (auto rc = recover_queue()) return rc;
+    recovery_.messages = index_.size();
+    return {};
+}
+
+// Anything in incoming/ was never acknowledged: the client got no 250 and will retry.
+void Spool::recover_incoming() {
+    for (const auto& name : list_dir(incoming_fd_)) {
+        if (::unlinkat(incoming_fd_, name.c_str(), 0) == 0) ++recovery_.incoming_removed;
+    }
+    ::fsync(incoming_fd_);
+}
+
+std::error_code Spool::recover_queue() {
+    for (const auto& name : list_dir(queue_fd_)) {
+        if (!is_valid_queue_id(name)) continue;
+        if (auto ec = load_one(name)) return ec;
+    }
+    return {};
+}
+
+// I/O errors (open, read) fail the start instead of hiding or quarantining mail; a file that
+// reads fine but does not parse is quarantined.
+std::error_code Spool::load_one(const std::string& id) {
+    int fd = ::openat(queue_fd_, id.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errno_ec();
+    Reader in(fd);
+    auto head = parse_head(in);
+    std::string journal;
+    if (head) in.read(head->journal_start, in.size - head->journal_start, journal);
+    if (in.io_error || !head) {
+        ::close(fd);
+        if (in.io_error) return in.io_error;
+        quarantine(id);
+        return {};
+    }
+    auto e = std::make_shared<Entry>();
+    e->info.id = id;
+    e->info.envelope = std::move(head->env);
+    e->info.rcpts.resize(e->info.envelope.recipients.size());
+    e->info.body_size = head->body_size;
+    e->good_end = head->journal_start + replay_journal(journal, e->info);
+    if (e->good_end < in.size) {
+        // Cut the torn record off so that the next append starts on a record boundary.
+        if (::ftruncate(fd, static_cast<off_t>(e->good_end)) == 0) ::fdatasync(fd);
+        ++recovery_.torn_journals;
+    }
+    e->info.file_size = e->good_end;
+    ::close(fd);
+    index_.emplace(id, std::move(e));
+    return {};
+}
+
+// A committed file always has a complete envelope (it was fsync'd before the rename), so an
+// unreadable one is damage, not a crash artefact: keep it for the operator, out of the queue.
+void Spool::quarantine(const std::string& id) {
+    if (::renameat(queue_fd_, id.c_str(), corrupt_fd_, id.c_str()) == 0) {
+        ::fsync(corrupt_fd_);
+        ::fsync(queue_fd_);
+    }
+    recovery_.corrupt.push_back(id);
+}
+
+std::uint64_t Spool::dir_fsyncs() const {
+    return queue_sync_->fsync_count();
+}
+
+// ---- Spool: receiving ----
+
+std::error_code Spool::check_space() const {
+    if (opt_.min_free_bytes == 0) return {};
+    struct statvfs vfs {};
+    if (::fstatvfs(queue_fd_, &vfs) != 0) return errno_ec();
+    auto avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    return avail < opt_.min_free_bytes ? make_error_code(SpoolErrc::low_space) : std::error_code{};
+}
+
+std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec) {
+    ec = check_space();
+    if (ec) return nullptr;
+    while (true) {
+        std::string id = ids_.next();
+        {
+            std::lock_guard lock(mu_);
+            if (index_.count(id)) continue;
+        }
+        int fd = ::openat(incoming_fd_, id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST) continue;
+        if (fd < 0) {
+            ec = errno_ec();
+            return nullptr;
+        }
+        return std::unique_ptr<SpoolWriter>(new SpoolWriter(incoming_fd_, fd, std::move(id)));
+    }
+}
+
+CommitResult Spool::commit(QueuedEnvelope env, std::string_view body) {
+    std::error_code ec;
+    auto w = begin(ec);
+    if (!w) return {ec, {}};
+    w->write(body);
+    return commit(std::move(w), std::move(env));
+}
+
+// SPEC §3: the 250 after DATA means "on disk, fsync'd". Order: body and envelope written and
+// fdatasync'd in incoming/, then renamed into queue/, then queue/ fsync'd (shared by all
+// commits in flight). Only after that is the message visible in the index.
+CommitResult Spool::commit(std::unique_ptr<SpoolWriter> writer, QueuedEnvelope env) {
+    if (!writer) return {make_error_code(SpoolErrc::closed), {}};
+    auto& w = *writer;
+    if (env.arrival_us == 0) env.arrival_us = now_us();
+    std::string envelope = encode_record(RecordType::envelope, encode_envelope(env));
+    std::error_code ec = w.finish(envelope);
+    if (!ec) ec = rename_noreplace(incoming_fd_, w.id_, queue_fd_, w.id_);
+    if (ec) {
+        w.abandon();
+        return {ec, {}};
+    }
+    if ((ec = queue_sync_->sync())) {
+        // Not durable: the client gets 452 and will send again, so try not to deliver this copy.
+        ::unlinkat(queue_fd_, w.id_.c_str(), 0);
+        return {ec, {}};
+    }
+    auto e = std::make_shared<Entry>();
+    e->info.id = w.id_;
+    e->info.body_size = w.size_;
+    e->info.rcpts.resize(env.recipients.size());
+    e->info.envelope = std::move(env);
+    e->good_end = kBodyOffset + w.size_ + kRecordTrailerSize + envelope.size();
+    e->info.file_size = e->good_end;
+    std::lock_guard lock(mu_);
+    index_.emplace(w.id_, std::move(e));
+    return {{}, w.id_};
+}
+
+// ---- Spool: journal and admin ----
+
+std::shared_ptr<Spool::Entry> Spool::find(std::string_view id) const {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(id);
+    return it == index_.end() ? nullptr : it->second;
+}
+
+// Appends one record at the known-good end and fdatasyncs it. On failure the record is cut
+// off again (best effort); if that fails too, recovery ignores it as a torn record, and the
+// next append overwrites it because it starts at good_end, not at the end of the file.
+std::error_code Spool::append(Entry& e, char type, std::string_view payload) {
+    int fd = ::openat(queue_fd_, e.info.id.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno_ec();
+    std::string rec = encode_record(static_cast<RecordType>(type), payload);
+    std::error_code ec = pwrite_all(fd, rec, e.good_end);
+    if (!ec && ::fdatasync(fd) != 0) ec = errno_ec();
+    if (ec && ::ftruncate(fd, static_cast<off_t>(e.good_end)) != 0) {
+        // Recovery copes: the stray bytes fail their CRC and are ignored.
+    }
+    ::close(fd);
+    if (ec) return ec;
+    e.good_end += rec.size();
+    e.info.file_size = e.good_end;
+    return {};
+}
+
+std::error_code Spool::update(std::string_view id, const std::vector<StatusUpdate>& updates) {
+    auto e = find(id);
+    if (!e) return SpoolErrc::not_found;
+    std::lock_guard lock(e->mu);
+    if (e->removed) return SpoolErrc::not_found;
+    for (const auto& u : updates) {
+        if (u.rcpt >= e->info.rcpts.size()) return SpoolErrc::bad_recipient;
+    }
+    if (auto ec = append(*e, static_cast<char>(RecordType::status), encode_status(updates)))
+        return ec;
+    for (const auto& u : updates) e->info.rcpts[u.rcpt] = u.state;
+    return {};
+}
+
+std::error_code Spool::set_held(std::string_view id, bool held) {
+    auto e = find(id);
+    if (!e) return SpoolErrc::not_found;
+    std::lock_guard lock(e->mu);
+    if (e->removed) return SpoolErrc::not_found;
+    if (e->info.held == held) return {};
+    if (auto ec = append(*e, static_cast<char>(RecordType::hold), held ? "hold" : "release"))
+        return ec;
+    e->info.held = held;
+    return {};
+}
+
+std::error_code Spool::remove(std::string_view id) {
+    auto e = find(id);
+    if (!e) return SpoolErrc::not_found;
+    {
+        std::lock_guard lock(e->mu);
+        if (e->removed) return SpoolErrc::not_found;
+        if (::unlinkat(queue_fd_, e->info.id.c_str(), 0) != 0) return errno_ec();
+        e->removed = true;
+        std::lock_guard index_lock(mu_);
+        index_.erase(e->info.id);
+    }
+    return queue_sync_->sync();
+}
+
+std::optional<MessageInfo> Spool::get(std::string_view id) const {
+    auto e = find(id);
+    if (!e) return std::nullopt;
+    std::lock_guard lock(e->mu);
+    if (e->removed) return std::nullopt;
+    return e->info;
+}
+
+std::vector<MessageInfo> Spool::list() const {
+    std::vector<std::shared_ptr<Entry>> entries;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [id, e] : index_) entries.push_back(e);
+    }
+    std::vector<MessageInfo> out;
+    out.reserve(entries.size());
+    for (const auto& e : entries) {
+        std::lock_guard lock(e->mu);
+        if (!e->removed) out.push_back(e->info);
+    }
+    return out;
+}
+
+// The body is checked against its CRC here rather than at recovery, so that start-up does not
+// read every byte of a large queue.
+std::error_code Spool::read_body(std::string_view id, std::string& out) const {
+    auto e = find(id);
+    if (!e) return SpoolErrc::not_found;
+    int fd = ::openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? make_error_code(SpoolErrc::not_found) : errno_ec();
+    Reader in(fd);
+    std::string header;
+    bool ok = in.read(kSpoolMagic.size(), kRecordHeaderSize, header);
+    auto h = ok ? parse_record_header(header) : std::nullopt;
+    ok = h && h->type == RecordType::body &&
+         in.read(kBodyOffset, h->length + kRecordTrailerSize, out) && record_payload_ok(*h, out);
+    ::close(fd);
+    if (in.io_error) return in.io_error;
+    if (!ok) return SpoolErrc::corrupt;
+    out.pop_back();
+    return {};
+}
+
+}  // namespace dr::relay

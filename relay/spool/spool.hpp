@@ -1,0 +1,131 @@
+// The durable spool (SPEC §4, relay/spool/SPOOL.md): one file per message in queue/, committed by
+// write to incoming/, fsync, rename, fsync of the directory; per-recipient state in a checksummed
+// append-only journal at the end of the same file. Entry points: Spool::open (recovery scan),
+// begin/commit, update, hold/release, remove, list, read_body. Errors are values: any error from
+// commit means the message was not accepted (452 4.3.1 upstream) and nothing of it is left.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "relay/spool/queue_id.hpp"
+#include "relay/spool/types.hpp"
+
+namespace dr::relay {
+
+struct SpoolOptions {
+    std::string dir;
+    // New messages are refused (SpoolErrc::low_space) while less than this is free, so that the
+    // status journals of queued mail can still grow on a nearly full disk (as OpenSMTPD's
+    // fsqueue_check_space keeps headroom).
+    std::uint64_t min_free_bytes = 16 * 1024 * 1024;
+};
+
+// What open() found and repaired.
+struct RecoveryReport {
+    std::size_t messages = 0;          // messages in the queue after recovery
+    std::size_t incoming_removed = 0;  // uncommitted leftovers deleted from incoming/
+    std::size_t torn_journals = 0;     // files whose torn last journal record was cut off
+    std::vector<std::string> corrupt;  // IDs moved to corrupt/ (unreadable envelope)
+};
+
+class DirSyncer;
+class Spool;
+
+// A message being received: the body is streamed straight into incoming/<ID>. Destroying a
+// writer that was not committed deletes the file. Errors are sticky and reported by commit().
+class SpoolWriter {
+  public:
+    ~SpoolWriter();
+    SpoolWriter(const SpoolWriter&) = delete;
+    SpoolWriter& operator=(const SpoolWriter&) = delete;
+
+    const std::string& id() const { return id_; }
+    std::uint64_t size() const { return size_; }
+    std::error_code write(std::string_view chunk);
+
+  private:
+    friend class Spool;
+    SpoolWriter(int incoming_fd, int fd, std::string id);
+    std::error_code flush();
+    std::error_code finish(std::string_view envelope_record);
+    void abandon();
+
+    int incoming_fd_;
+    int fd_;
+    std::string id_;
+    std::string buf_;
+    std::uint64_t size_ = 0;
+    std::uint32_t crc_ = 0;
+    std::error_code error_;
+};
+
+struct CommitResult {
+    std::error_code ec;
+    std::string id;  // valid when !ec
+};
+
+class Spool {
+  public:
+    // Creates the directories if needed, locks the spool (one process at a time), deletes
+    // incoming/ leftovers and loads queue/. Fails with SpoolErrc::locked or an errno code.
+    static std::unique_ptr<Spool> open(const SpoolOptions& opt, std::error_code& ec);
+    ~Spool();
+    Spool(const Spool&) = delete;
+    Spool& operator=(const Spool&) = delete;
+
+    const RecoveryReport& recovery() const { return recovery_; }
+    const std::string& dir() const { return opt_.dir; }
+    // Directory fsyncs done so far; fewer than commits when group commit shares them.
+    std::uint64_t dir_fsyncs() const;
+
+    // Receiving. All thread-safe; concurrent commits share directory fsyncs (group commit).
+    std::unique_ptr<SpoolWriter> begin(std::error_code& ec);
+    CommitResult commit(std::unique_ptr<SpoolWriter> writer, QueuedEnvelope env);
+    CommitResult commit(QueuedEnvelope env, std::string_view body);
+
+    // Recipient state changes, durable (fdatasync) when this returns no error.
+    std::error_code update(std::string_view id, const std::vector<StatusUpdate>& updates);
+    std::error_code hold(std::string_view id) { return set_held(id, true); }
+    std::error_code release(std::string_view id) { return set_held(id, false); }
+    // Deletes the message (admin delete, or after its last recipient is final).
+    std::error_code remove(std::string_view id);
+
+    std::optional<MessageInfo> get(std::string_view id) const;
+    std::vector<MessageInfo> list() const;  // sorted by ID, i.e. by arrival
+    std::error_code read_body(std::string_view id, std::string& out) const;
+
+  private:
+    struct Entry;
+    explicit Spool(SpoolOptions opt);
+    std::error_code init();
+    void recover_incoming();
+    std::error_code recover_queue();
+    std::error_code load_one(const std::string& id);
+    void quarantine(const std::string& id);
+    std::error_code check_space() const;
+    std::shared_ptr<Entry> find(std::string_view id) const;
+    std::error_code append(Entry& e, char type, std::string_view payload);
+    std::error_code set_held(std::string_view id, bool held);
+
+    SpoolOptions opt_;
+    int dir_fd_ = -1;
+    int lock_fd_ = -1;
+    int incoming_fd_ = -1;
+    int queue_fd_ = -1;
+    int corrupt_fd_ = -1;
+    std::unique_ptr<DirSyncer> queue_sync_;
+    QueueIdGenerator ids_;
+    RecoveryReport recovery_;
+    mutable std::mutex mu_;
+    std::map<std::string, std::shared_ptr<Entry>, std::less<>> index_;
+};
+
+}  // namespace dr::relay
