@@ -380,15 +380,34 @@ class ServeLab(unittest.TestCase):
             self.assertEqual(relay.stop(), 0)
 
     def test_queue_survives_restart(self):
-        relay = Relay()
-        self.assertEqual(swaks("user@no-starttls.test").returncode, 0)
-        relay.wait_for(r"to=<user@no-starttls\.test>.*status=deferred")
-        relay.stop(signal.SIGKILL)
+        # Deferred while ee-good.test is "down", SIGKILLed, restarted with it
+        # "up": the new run delivers that very message from the spool, once.
+        relay = Relay(extra=DOWN)
+        try:
+            self.assertEqual(swaks("restart@ee-good.test").returncode, 0)
+            line = relay.wait_for(r"to=<restart@ee-good\.test>.*status=deferred")
+            qid = line.split(": ")[1]
+        finally:
+            relay.stop(signal.SIGKILL)
+        relay.write_conf(extra="")
         relay.start()
         try:
             relay.wait_for(r"daemon started .*, 1 queued message", 20)
+            relay.wait_for(rf": {qid}: to=<restart@ee-good\.test>, .*status=sent", 30)
         finally:
-            relay.stop()
+            self.assertEqual(relay.stop(), 0)
+        restarted = line_index(relay, r"daemon started", 1)
+        tries = attempts(relay, "restart@ee-good.test")
+        self.assertEqual({d["qid"] for d in tries}, {qid})
+        sent = [d for d in tries if d["status"] == "sent"]
+        self.assertEqual(len(sent), 1, tries)
+        self.assertGreater(sent[0]["line"], restarted, "sent by the new run")
+        got = [m for r in self.sink_records("mx.ee-good.test") for m in r["messages"]
+               if "restart@ee-good.test" in m["rcpt_to"]]
+        self.assertEqual(len(got), 1)
+        self.assertTrue(got[0]["tls"])
+        self.assertEqual(received_qid(got[0]), qid)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
