@@ -84,11 +84,22 @@ class DeliveryLab : public ::testing::Test {
         return fut.get();
     }
 
-    // Every connection record the lab's sink for `host` wrote.
+    // Every connection record the lab's sink `sink` wrote. The sink creates
+    // its log empty at start, so a missing or unreadable log (a sink that never
+    // started, a wrong path) is a failure, not "no mail".
     std::vector<json::object> sink_log(const std::string& sink) {
-        std::string path = json::value_to<std::string>(lab_->at("sinks").at(sink).at("log"));
+        const auto* entry = lab_->at("sinks").as_object().if_contains(sink);
+        if (!entry) {
+            ADD_FAILURE() << "no sink " << sink << " in lab.json";
+            return {};
+        }
+        std::string path = json::value_to<std::string>(entry->at("log"));
         std::vector<json::object> out;
         std::ifstream in(path);
+        if (!in) {
+            ADD_FAILURE() << "sink " << sink << ": cannot read its log " << path;
+            return {};
+        }
         for (std::string line; std::getline(in, line);)
             if (!line.empty()) out.push_back(json::parse(line).as_object());
         return out;

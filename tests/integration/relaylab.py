@@ -104,12 +104,18 @@ def lab():
 
 
 def sink_records(lab_json, sink):
-    """Every connection record the lab's sink wrote (tests/lab/README.md)."""
+    """Every connection record the lab's sink wrote (tests/lab/README.md).
+    The sink creates its log empty at start, so an empty list means "no
+    connection yet"; an unknown sink or a missing or unreadable log raises
+    AssertionError (a sink that never started is not a sink that got nothing)."""
+    if sink not in lab_json["sinks"]:
+        raise AssertionError(f"no sink {sink!r} in lab.json")
     path = lab_json["sinks"][sink]["log"]
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except OSError as e:
+        raise AssertionError(f"sink {sink}: cannot read its log {path}: {e}") from e
 
 
 def received(lab_json, rcpt):

@@ -38,19 +38,56 @@ EXPECTED = {
 LINE = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d relay\.test dane-relay/(\w+)\[\d+\]: (.*)$")
 DELIVERY = re.compile(
     r"^(?P<qid>[0-9A-Z]{10,16}): to=<(?P<rcpt>[^>]*)>, relay=(?P<relay>\S+), "
-    r"(conn_use=\d+, )?delay=[\d.]+, delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+, "
+    r"(conn_use=\d+, )?delay=(?P<delay>[\d.]+), delays=(?P<a>[\d.]+)/[\d.]+/[\d.]+/[\d.]+, "
     r"dsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3}), status=(?P<status>sent|deferred|bounced) \((?P<text>.*)\)$")
 
 
+# ee-good.test "down": the policy table sends it to a port where nothing listens.
+DOWN = '[policy.domains]\n"ee-good.test" = { level = "dane", nexthop = "[mx.ee-good.test]:2526" }\n'
+
+
 def deliveries(relay):
-    """The smtp delivery lines of the relay's log, parsed."""
+    """The smtp delivery lines of the relay's log, parsed, in log order; "line"
+    is the line's index in relay.lines()."""
     out = []
-    for line in relay.lines():
+    for i, line in enumerate(relay.lines()):
         m = LINE.match(line)
         d = DELIVERY.match(m.group(2)) if m and m.group(1) == "smtp" else None
         if d:
-            out.append(d.groupdict())
+            out.append(dict(d.groupdict(), line=i))
     return out
+
+
+def attempts(relay, rcpt):
+    """The delivery lines for one recipient, in log order."""
+    return [d for d in deliveries(relay) if d["rcpt"] == rcpt]
+
+
+def wait_attempts(relay, rcpt, n, timeout=30):
+    """Waits for at least n delivery lines for rcpt and returns them all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = attempts(relay, rcpt)
+        if len(got) >= n:
+            return got
+        relay.check_running()
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {n} delivery lines for <{rcpt}>:\n" + "\n".join(relay.lines()))
+
+
+def line_index(relay, pattern, nth=0):
+    """Index in relay.lines() of the nth (from 0) line matching pattern."""
+    found = [i for i, l in enumerate(relay.lines()) if re.search(pattern, l)]
+    if len(found) <= nth:
+        raise AssertionError(f"no line #{nth} matching {pattern!r}:\n" + "\n".join(relay.lines()))
+    return found[nth]
+
+
+def received_qid(message):
+    """The queue ID our Received: header gave the message a sink got."""
+    with open(message["body_file"], errors="replace") as f:
+        m = re.search(r"\bid ([0-9A-Z]{10,16})\b", f.read())
+    return m.group(1) if m else None
 
 
 def swaks(to, *extra, server="127.0.0.1:10025"):
@@ -83,10 +120,17 @@ class ServeLab(unittest.TestCase):
             while time.monotonic() < deadline and sum(
                     "to=<sender@relay.test>" in l for l in relay.lines()) < bounces:
                 time.sleep(0.1)
-            # The deferred ones must have been retried at least once.
-            for domain, (status, _, _) in EXPECTED.items():
-                if status == "deferred":
-                    relay.wait_for(rf"to=<user@{re.escape(domain)}>.*delays=.*status=deferred", 10)
+            # The deferred ones must have been retried at least once: a second
+            # delivery line for the same queue ID, later in the log, that waited in
+            # the deferred queue (Postfix's delays "a") for the 1 s backoff.
+            for domain, (status, dsn, _) in EXPECTED.items():
+                if status != "deferred":
+                    continue
+                with self.subTest(retry=domain):
+                    first, retry = wait_attempts(relay, f"user@{domain}", 2, 15)[:2]
+                    self.assertEqual(retry["qid"], first["qid"])
+                    self.assertEqual((retry["status"], retry["dsn"]), ("deferred", dsn), retry)
+                    self.check_was_a_retry(first, retry)
         finally:
             self.assertEqual(relay.stop(), 0, "SIGTERM: clean exit")
         lines = relay.lines()
@@ -133,6 +177,14 @@ class ServeLab(unittest.TestCase):
         half = first["insecure-mx.test"]
         self.assertEqual(half["mx"]["security"], "insecure")
         self.assertEqual(half["connections"][-1]["tls"]["trust"], "Trusted")
+
+    def check_was_a_retry(self, earlier, later, backoff=1.0):
+        """`later` is a later attempt than `earlier` for the same message: after
+        it in the log, older (delay since arrival) and, unlike a first attempt,
+        taken from the deferred queue after at least the backoff (delays "a")."""
+        self.assertGreater(later["line"], earlier["line"])
+        self.assertGreater(float(later["delay"]), float(earlier["delay"]), (earlier, later))
+        self.assertGreaterEqual(float(later["a"]), backoff, later)
 
     def check_sink_got_it(self, domain, host):
         sink = self.lab["hosts"][host]["sink"] if host in self.lab["hosts"] else host
@@ -190,10 +242,8 @@ class ServeLab(unittest.TestCase):
         self.assertIn("Action: failed", body)
 
     def test_destination_down_then_up_gets_its_mail_on_a_retry(self):
-        # "Down": the policy table sends ee-good.test to a port where nothing
-        # listens. "Up": SIGHUP with the entry removed; the retry delivers.
-        down = '[policy.domains]\n"ee-good.test" = { level = "dane", nexthop = "[mx.ee-good.test]:2526" }\n'
-        relay = Relay(extra=down)
+        # "Down" (DOWN), then "up": SIGHUP with the entry removed; the retry delivers.
+        relay = Relay(extra=DOWN)
         try:
             self.assertEqual(swaks("retry@ee-good.test").returncode, 0)
             line = relay.wait_for(r"to=<retry@ee-good\.test>.*status=deferred")
@@ -205,10 +255,27 @@ class ServeLab(unittest.TestCase):
             relay.wait_for(r"to=<retry@ee-good\.test>.*status=sent", 30)
         finally:
             self.assertEqual(relay.stop(), 0)
+        tries = attempts(relay, "retry@ee-good.test")
+        first, last = tries[0], tries[-1]
+        # Deferred (once, or more if a retry came before the SIGHUP), then sent
+        # once, all one message; the sent line is a retry made after the reload.
+        self.assertEqual([d["status"] for d in tries], ["deferred"] * (len(tries) - 1) + ["sent"],
+                         tries)
+        self.assertEqual({d["qid"] for d in tries}, {first["qid"]})
+        self.assertEqual({d["dsn"] for d in tries[:-1]}, {"4.4.1"})
+        self.assertGreater(last["line"], line_index(relay, r"reload -- version"))
+        self.check_was_a_retry(first, last)
+        # The JSON evidence has the same attempts: one per line, the last one sent.
+        with open(relay.evidence) as f:
+            evidence = [r for a in map(json.loads, f) for r in a["recipients"]
+                        if r["recipient"] == "retry@ee-good.test"]
+        self.assertEqual([(r["queue_id"], r["status"]) for r in evidence],
+                         [(d["qid"], d["status"]) for d in tries])
         got = [m for r in self.sink_records("mx.ee-good.test") for m in r["messages"]
                if "retry@ee-good.test" in m["rcpt_to"]]
         self.assertEqual(len(got), 1)
         self.assertTrue(got[0]["tls"])
+        self.assertEqual(received_qid(got[0]), first["qid"])
 
     def test_queue_admin_on_the_running_daemon(self):
         relay = Relay(backoff="1h")  # only a flush retries
@@ -313,15 +380,33 @@ class ServeLab(unittest.TestCase):
             self.assertEqual(relay.stop(), 0)
 
     def test_queue_survives_restart(self):
-        relay = Relay()
-        self.assertEqual(swaks("user@no-starttls.test").returncode, 0)
-        relay.wait_for(r"to=<user@no-starttls\.test>.*status=deferred")
-        relay.stop(signal.SIGKILL)
+        # Deferred while ee-good.test is "down", SIGKILLed, restarted with it
+        # "up": the new run delivers that very message from the spool, once.
+        relay = Relay(extra=DOWN)
+        try:
+            self.assertEqual(swaks("restart@ee-good.test").returncode, 0)
+            line = relay.wait_for(r"to=<restart@ee-good\.test>.*status=deferred")
+            qid = line.split(": ")[1]
+        finally:
+            relay.stop(signal.SIGKILL)
+        relay.write_conf(extra="")
         relay.start()
         try:
             relay.wait_for(r"daemon started .*, 1 queued message", 20)
+            relay.wait_for(rf": {qid}: to=<restart@ee-good\.test>, .*status=sent", 30)
         finally:
-            relay.stop()
+            self.assertEqual(relay.stop(), 0)
+        restarted = line_index(relay, r"daemon started", 1)
+        tries = attempts(relay, "restart@ee-good.test")
+        self.assertEqual({d["qid"] for d in tries}, {qid})
+        sent = [d for d in tries if d["status"] == "sent"]
+        self.assertEqual(len(sent), 1, tries)
+        self.assertGreater(sent[0]["line"], restarted, "sent by the new run")
+        got = [m for r in self.sink_records("mx.ee-good.test") for m in r["messages"]
+               if "restart@ee-good.test" in m["rcpt_to"]]
+        self.assertEqual(len(got), 1)
+        self.assertTrue(got[0]["tls"])
+        self.assertEqual(received_qid(got[0]), qid)
 
 
 if __name__ == "__main__":

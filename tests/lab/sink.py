@@ -3,7 +3,8 @@
 # its own addresses (port 25), one thread per connection, STARTTLS per sink.
 # Usage: sink.py SINKS_JSON READY_FILE [SILENT_DNS_ADDR...]. Each connection
 # becomes one JSON line in the sink's log (written before the 221 reply to
-# QUIT, or at disconnect); bodies go to <msgdir>/<conn>-<n>.eml. A sink's
+# QUIT, or at disconnect); the log is created empty before READY_FILE is
+# written. Bodies go to <msgdir>/<conn>-<n>.eml. A sink's
 # "replies" may replace the STARTTLS, MAIL, RCPT or DATA (end of data) reply.
 # The silent addresses get DNS sockets that never answer. Startup failures exit
 # non-zero.
@@ -275,6 +276,9 @@ def main():
     threads = []
     for sink in sinks:
         os.makedirs(sink["msgdir"], exist_ok=True)
+        # The log exists (empty) from the start: a missing log then means a
+        # sink that never started or a wrong path, never "no mail yet".
+        open(sink["log"], "a").close()
         sink["lock"] = threading.Lock()
         sink.setdefault("replies", {})
         sink["ctx"] = make_ctx(sink)
