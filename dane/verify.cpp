@@ -183,18 +183,15 @@ TlsOutcome inspect(SSL* ssl, const HostPlan& plan) {
     return o;
 }
 
-std::string tls_established_line(const TlsOutcome& o, const std::string& host,
-                                 const std::string& addr, std::uint16_t port) {
-    return std::string(to_string(o.trust)) + " TLS connection established to " + host + "[" + addr +
-           "]:" + std::to_string(port) + ": " + o.summary;
+std::string tls_established_line(const TlsOutcome& o, const std::string& peer) {
+    return std::string(to_string(o.trust)) + " TLS connection established to " + peer + ": " +
+           o.summary;
 }
 
-std::string dane_match_line(const TlsOutcome& o, const std::string& host, const std::string& addr,
-                            std::uint16_t port) {
+std::string dane_match_line(const TlsOutcome& o, const std::string& peer) {
     if (!o.matched) return {};
-    return host + "[" + addr + "]:" + std::to_string(port) + ": Matched DANE " +
-           (o.matched->usage == 3 ? "EE" : "TA") + " certificate at depth " +
-           std::to_string(o.depth) + ": " + o.matched->to_string();
+    return peer + ": Matched DANE " + (o.matched->usage == 3 ? "EE" : "TA") +
+           " certificate at depth " + std::to_string(o.depth) + ": " + o.matched->to_string();
 }
 
 }  // namespace dr::dane

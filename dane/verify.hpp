@@ -42,11 +42,10 @@ std::optional<std::string> prepare(SSL* ssl, const HostPlan& plan);
 TlsOutcome inspect(SSL* ssl, const HostPlan& plan);
 
 // "Verified TLS connection established to host[addr]:port: <summary>"
-std::string tls_established_line(const TlsOutcome& o, const std::string& host,
-                                 const std::string& addr, std::uint16_t port);
+// `peer` is Postfix's "host[addr]:port" (smtp/peer_name.hpp).
+std::string tls_established_line(const TlsOutcome& o, const std::string& peer);
 
 // "host[addr]:port: Matched DANE EE certificate at depth 0: 3 1 1 <digest>", or ""
-std::string dane_match_line(const TlsOutcome& o, const std::string& host, const std::string& addr,
-                            std::uint16_t port);
+std::string dane_match_line(const TlsOutcome& o, const std::string& peer);
 
 }  // namespace dr::dane

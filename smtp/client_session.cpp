@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "smtp/dot_stuff.hpp"
+#include "smtp/peer_name.hpp"
 
 namespace dr::smtp {
 
@@ -26,7 +27,7 @@ ClientSession::ClientSession(boost::asio::any_io_executor ex, ClientOptions opti
 
 std::string ClientSession::peer() const {
     std::string addr = endpoint_.address().to_string();
-    return (opt_.host_name.empty() ? addr : opt_.host_name) + "[" + addr + "]";
+    return peer_name(opt_.host_name.empty() ? addr : opt_.host_name, addr);
 }
 
 void ClientSession::close() {

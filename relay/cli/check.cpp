@@ -9,6 +9,7 @@
 #include "relay/log/evidence.hpp"
 #include "relay/queue/connect.hpp"
 #include "relay/queue/trouble.hpp"
+#include "smtp/peer_name.hpp"
 
 namespace dr::relay {
 
@@ -28,10 +29,6 @@ const char* to_string(Verdict::Action a) {
 }
 
 namespace {
-
-std::string endpoint_name(const std::string& host, const std::string& addr, std::uint16_t port) {
-    return host + "[" + addr + "]:" + std::to_string(port);
-}
 
 asio::awaitable<Connection> probe_address(const dane::HostPlan& plan, const dane::IpAddress& ip,
                                           std::uint16_t port, asio::ssl::context& tls,
@@ -162,7 +159,7 @@ void host_text(std::string& out, const dane::HostResult& h, const HostCheck& hc,
     out += "\n";
     for (const auto& n : p.notes) out += "    " + n + "\n";
     for (const auto& c : hc.connections) {
-        out += "    connect " + endpoint_name(h.mx.name, c.address, c.port) + ": " +
+        out += "    connect " + smtp::peer_name(h.mx.name, c.address, c.port) + ": " +
                (c.banner.empty() ? std::string("no banner") : c.banner) + "\n";
         out += std::string("      STARTTLS ") + (c.starttls_offered ? "offered" : "not offered") +
                "\n";
@@ -193,7 +190,7 @@ std::string render_text(const DomainReport& r) {
     const auto& v = r.verdict;
     out += "  result: " + std::string(to_string(v.action));
     if (v.action == Verdict::Action::deliver)
-        out += " via " + endpoint_name(v.host, v.address, d.context.port) + " with " +
+        out += " via " + smtp::peer_name(v.host, v.address, d.context.port) + " with " +
                (v.tls ? std::string(dane::to_string(v.trust)) + " TLS" : "no TLS");
     else
         out += " (dsn=" + v.dsn + ", " + v.reason + ")";

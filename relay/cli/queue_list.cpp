@@ -1,6 +1,9 @@
 // postqueue -p / -j style queue listings (see queue_list.hpp).
 #include "relay/cli/queue_list.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <ctime>
 
@@ -43,23 +46,6 @@ void append_message(std::string& out, const MessageInfo& m) {
     out += "\n";
 }
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
-
 std::string queue_name(const MessageInfo& m) {
     if (m.held) return "hold";
     for (const auto& r : m.rcpts) {
@@ -86,24 +72,23 @@ std::string format_queue_list(const std::vector<MessageInfo>& messages) {
 }
 
 std::string format_queue_json(const std::vector<MessageInfo>& messages) {
+    namespace json = boost::json;
     std::string out;
     for (const auto& m : messages) {
-        out += "{\"queue_name\": " + json_string(queue_name(m)) +
-               ", \"queue_id\": " + json_string(m.id) +
-               ", \"arrival_time\": " + std::to_string(m.envelope.arrival_us / 1000000) +
-               ", \"message_size\": " + std::to_string(m.body_size) +
-               ", \"sender\": " + json_string(m.envelope.sender) + ", \"recipients\": [";
-        bool first = true;
+        json::array rcpts;
         for (std::size_t i = 0; i < m.rcpts.size(); ++i) {
             if (is_final(m.rcpts[i])) continue;
-            out += first ? "" : ", ";
-            first = false;
-            out += "{\"address\": " + json_string(m.envelope.recipients[i].address);
-            if (!m.rcpts[i].reason.empty())
-                out += ", \"delay_reason\": " + json_string(m.rcpts[i].reason);
-            out += "}";
+            json::object r{{"address", m.envelope.recipients[i].address}};
+            if (!m.rcpts[i].reason.empty()) r["delay_reason"] = m.rcpts[i].reason;
+            rcpts.push_back(std::move(r));
         }
-        out += "]}\n";
+        json::object o{{"queue_name", queue_name(m)},
+                       {"queue_id", m.id},
+                       {"arrival_time", m.envelope.arrival_us / 1000000},
+                       {"message_size", m.body_size},
+                       {"sender", m.envelope.sender},
+                       {"recipients", std::move(rcpts)}};
+        out += json::serialize(o) + "\n";
     }
     return out;
 }

@@ -3,6 +3,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "smtp/peer_name.hpp"
+
 namespace dr::relay {
 
 smtp::TlsMode tls_mode(dane::TlsRequirement r) {
@@ -31,7 +33,7 @@ asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
                                              const ConnectOptions& options) {
     HostConnection c;
     c.address = address.to_string();
-    c.relay = plan.host + "[" + c.address + "]:" + std::to_string(port);
+    c.relay = smtp::peer_name(plan.host, c.address, port);
     auto state = std::make_shared<HookState>();
     state->plan = plan;
 
@@ -60,9 +62,8 @@ asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
     c.status = co_await c.session->open(peer);
     c.tls = state->outcome;
     if (c.tls) {
-        c.log.push_back(dane::tls_established_line(*c.tls, plan.host, c.address, port));
-        if (auto m = dane::dane_match_line(*c.tls, plan.host, c.address, port); !m.empty())
-            c.log.push_back(m);
+        c.log.push_back(dane::tls_established_line(*c.tls, c.relay));
+        if (auto m = dane::dane_match_line(*c.tls, c.relay); !m.empty()) c.log.push_back(m);
     }
     if (state->prepare_error)
         c.log.push_back(c.relay + ": TLS set-up failed: " + *state->prepare_error);

@@ -1,11 +1,12 @@
-// The queue manager (SPEC §4): which recipients are due, grouped by
-// destination domain; at most `concurrency` deliveries at once and
-// `destination_concurrency` per domain; each delivery takes a batch of
-// messages over one connection (connection reuse). Outcomes are written to
-// the spool, logged in Postfix's words, deferred recipients get exponential
-// backoff, expired ones are returned. Entry points: Scheduler::start,
-// enqueue, flush, drain. Spool write errors are logged; the state on disk
-// stays the last durable one, so nothing is lost, at worst delivered twice.
+// The queue manager (SPEC §4): which recipients are due, grouped by destination domain and
+// batched (batch.hpp); at most `concurrency` deliveries at once and `destination_concurrency`
+// per domain; each delivery takes a batch of messages over one connection. Each outcome is
+// logged in Postfix's words and made durable after its transaction; next states come from
+// retry.hpp (backoff, expiry) and the failure policy from trouble.hpp. A finished message with
+// bounced recipients gets its notice queued (notices.hpp) before it is removed; when that fails
+// the bounced recipients wait as deferred. Entry points: Scheduler::start, enqueue, flush,
+// drain. Spool write errors are logged; the state on disk stays the last durable one, so
+// nothing is lost, at worst delivered twice.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

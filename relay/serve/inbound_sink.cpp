@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "relay/queue/bounce.hpp"
+#include "smtp/peer_name.hpp"
 
 namespace dr::relay {
 
@@ -11,7 +12,7 @@ std::string client_name(const boost::asio::ip::tcp::endpoint& peer) {
     auto a = peer.address();
     if (a.is_v6() && a.to_v6().is_v4_mapped())
         a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
-    return std::string(a.is_loopback() ? "localhost" : "unknown") + "[" + a.to_string() + "]";
+    return smtp::peer_name(a.is_loopback() ? "localhost" : "unknown", a.to_string());
 }
 
 std::string find_message_id(std::string_view headers) {

@@ -17,8 +17,8 @@ namespace dr::relay {
 inline constexpr std::string_view kSpoolMagic = "DRSPOOL1\n";
 
 enum class RecordType : char {
-    envelope = 'E',  // once, right after the magic
-    body = 'B',      // once, right after the envelope
+    body = 'B',      // once, right after the magic (streamed in while the message arrives)
+    envelope = 'E',  // once, right after the body (known only at the end of DATA)
     status = 'S',    // journal: recipient state changes, appended
     hold = 'H',      // journal: "hold" or "release", appended
 };
