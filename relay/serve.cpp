@@ -216,7 +216,10 @@ class Daemon {
 
     void reload() {
         try {
-            conf::Config fresh = file_.empty() ? conf::Config{} : conf::load_config(file_);
+            // Not `x ? Config{} : load_config()`: GCC 12 at -O3 then falsely warns that
+            // fresh.log.target.path may be used uninitialized.
+            conf::Config fresh;
+            if (!file_.empty()) fresh = conf::load_config(file_);
             inbound_ = make_inbound(fresh, server_tls_ ? &*server_tls_ : nullptr);
             scheduler_->reconfigure(scheduler_config(fresh));
             cfg_.policy = fresh.policy;
