@@ -190,7 +190,11 @@ Nexthop parse_nexthop(std::string_view text) {
 std::string Nexthop::to_string() const {
     std::string s = host;
     if (!mx_lookup) s = "[" + s + "]";
-    if (port != 25) s += ":" + std::to_string(port);
+    if (port != 25) {
+        // Appended: "..." + std::string gives a false -Wrestrict at -O3 (GCC 12, bug 105329).
+        s += ':';
+        s += std::to_string(port);
+    }
     return s;
 }
 

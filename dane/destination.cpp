@@ -20,7 +20,9 @@ asio::awaitable<void> resolve_addresses(Resolver& resolver, std::vector<HostResu
 asio::awaitable<void> resolve_tlsa(Resolver& resolver, const DomainContext& ctx,
                                    std::vector<HostResult>& hosts) {
     std::vector<std::vector<Resolver::Pending<TlsaRecord>>> pending(hosts.size());
-    const std::string prefix = "_" + std::to_string(ctx.port) + "._tcp.";
+    // Appended: "..." + std::string gives a false -Wrestrict at -O3 (GCC 12, bug 105329).
+    std::string prefix = "_";
+    prefix.append(std::to_string(ctx.port)).append("._tcp.");
     for (std::size_t i = 0; i < hosts.size(); ++i)
         for (const auto& base : tlsa_names(ctx, hosts[i].mx.name, hosts[i].addresses)) {
             hosts[i].tlsa.push_back({base, {}});

@@ -102,7 +102,11 @@ std::string ServerSession::command_counts() const {
         auto [good, all] = counts_[i];
         if (all == 0) continue;
         out += std::string(kCountNames[i]) + "=" + std::to_string(good);
-        if (good != all) out += "/" + std::to_string(all);
+        if (good != all) {
+            // Appended: "..." + std::string gives a false -Wrestrict at -O3 (GCC 12, bug 105329).
+            out += '/';
+            out += std::to_string(all);
+        }
         out += " ";
         ok += good;
         total += all;

@@ -118,7 +118,8 @@ std::string addresses_text(const dane::Lookup<dane::IpAddress>& l, const char* t
     std::string s = std::string(type) + " " + dane::to_string(l.security);
     if (l.outcome != dane::Outcome::found)
         s += " (" + std::string(dane::to_string(l.outcome)) + ")";
-    for (const auto& ip : l.records) s += " " + ip.to_string();
+    // Appended: "..." + std::string gives a false -Wrestrict at -O3 (GCC 12, bug 105329).
+    for (const auto& ip : l.records) s.append(" ").append(ip.to_string());
     if (!l.why.empty()) s += " [" + l.why + "]";
     return s;
 }

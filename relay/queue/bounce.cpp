@@ -224,7 +224,10 @@ std::string text_part(const NoticeInput& in, const std::vector<DsnRecipient>& rs
         std::string why = one_line(after_type(r.diagnostic));
         if (why.empty())
             why = r.action == DsnAction::failed ? "delivery failed" : "delivery delayed";
-        t += wrap("<" + one_line(r.address) + ">: " + why);
+        // Appended: "..." + std::string gives a false -Wrestrict at -O3 (GCC 12, bug 105329).
+        std::string line = "<";
+        line.append(one_line(r.address)).append(">: ").append(why);
+        t += wrap(line);
     }
     return t;
 }
@@ -359,7 +362,10 @@ std::string fold_field(std::string_view field, std::size_t soft) {
         if (cut == std::string::npos && rest.size() <= kMaxLine) break;
         if (cut == std::string::npos) {  // one unbreakable word: cut it, insert a space
             out.append(rest, 0, kMaxLine).append(kCrlf);
-            rest = " " + rest.substr(kMaxLine);
+            // Appended: "..." + std::string gives a false -Wrestrict at -O3 (GCC 12, bug 105329).
+            std::string next = " ";
+            next.append(rest, kMaxLine);
+            rest = std::move(next);
         } else {
             out.append(rest, 0, cut).append(kCrlf);
             rest.erase(0, cut);  // the continuation line starts with the white space
