@@ -223,6 +223,7 @@ TEST(TlsaMake, CertificatesWinOverAKeyInTheSameFile) {
     EXPECT_EQ(data_of(pkcs8_pem(other.get()) + cert, params(3, 1, 1)),
               data_of(cert, params(3, 1, 1)))
         << "Postfix's combined chain files put the key first";
+    EXPECT_TRUE(read_pem(pkcs8_pem(other.get()) + cert).key_spki.empty());
 }
 
 TEST(TlsaMake, ParametersBlocksAreSkipped) {

@@ -6,7 +6,9 @@ DNS, no connection; checked with strace when this test was written):
 
   ldns-dane (ldnsutils)  `-c FILE create HOST 25 U S M`: usage 3 and 1 (-s) on the leaf, every
                          selector x matching type; usages 2 and 0 (-s) on the chain with -o,
-                         which counts from the END of the chain (ours: --ca counts from the leaf).
+                         which counts from the END of the chain (ours: --ca counts from the leaf;
+                         without -o, ldns-dane takes the last certificate of the file, and we
+                         take the leaf's issuer).
   tlsa (hash-slinger)    `--create --certificate FILE`: usage 3 on the leaf, every selector x
                          matching type (0 included); usage 2 on a file holding only the CA
                          (ours: --ca 0). Usage 2 on a longer chain asks on the terminal: not used.
@@ -18,6 +20,7 @@ DNS, no connection; checked with strace when this test was written):
 A referee that is missing fails the test, naming its Debian package.
 Run: DANE_RELAY=build/relay/dane-relay tests/dane/tlsa_referees_test.py
 """
+import json
 import os
 import re
 import shutil
@@ -118,10 +121,11 @@ class Referees(unittest.TestCase):
         for u, flags in ((2, []), (0, ["-s"])):
             for s in (0, 1):
                 for m in (0, 1, 2):
-                    for offset, ca in (("1", "1"), ("0", "2")):
+                    # No --ca: the leaf's issuer, as SPEC §11 says.
+                    for offset, ca in (("1", []), ("1", ["--ca", "1"]), ("0", ["--ca", "2"])):
                         cmd = ["ldns-dane", *flags, "-o", offset, "-c", "chain.pem", "create",
                                HOST, "25", str(u), str(s), str(m)]
-                        self.check(cmd, "chain.pem", u, s, m, "--ca", ca)
+                        self.check(cmd, "chain.pem", u, s, m, *ca)
 
     def test_hash_slinger(self):
         for s in (0, 1):
@@ -150,6 +154,43 @@ class Referees(unittest.TestCase):
             self.check(cmd, "leaf.pub", 3, 1, m, "--host", HOST)
             # The private key makes the same record.
             self.check(cmd, "leaf.key", 3, 1, m, "--host", HOST)
+
+
+class CommandLine(unittest.TestCase):
+    """Exit statuses (0 printed, 1 input problem, 2 usage error), one stderr line, --json."""
+
+    def status(self, d, *args):
+        p = subprocess.run([DANE_RELAY, "tlsa", *args], cwd=d, capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        if p.returncode:
+            self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        return p.returncode, p.stdout
+
+    def test_exit_statuses_and_json(self):
+        with tempfile.TemporaryDirectory(prefix="tlsa_cli.") as d:
+            make_pki(d, "ec")
+            for name, data in (("empty.pem", b""), ("garbage.pem", bytes(range(256))),
+                               ("text.pem", b"not a certificate\n")):
+                with open(os.path.join(d, name), "wb") as f:
+                    f.write(data)
+            for args, want in ((["leaf.pem"], 0), (["leaf.key", "--host", HOST], 0),
+                               (["empty.pem"], 1), (["garbage.pem"], 1), (["text.pem"], 1),
+                               (["missing.pem"], 1), (["leaf.key", "--host", HOST,
+                                                       "--selector", "0"], 1),
+                               (["leaf.pem", "--usage", "2"], 1), (["chain.pem", "--usage", "2",
+                                                                   "--ca", "3"], 1),
+                               (["leaf.key"], 2), (["leaf.pem", "--usage", "4"], 2),
+                               (["leaf.pem", "--bogus"], 2), ([], 2),
+                               (["--connect", HOST], 2), (["leaf.pem", "-c", "x.toml"], 2)):
+                with self.subTest(args=args):
+                    self.assertEqual(self.status(d, *args)[0], want)
+            rc, out = self.status(d, "chain.pem", "--json", "--next", "leaf.key", "--port", "465")
+            doc = json.loads(out)
+            self.assertEqual(doc["owner"], f"_465._tcp.{HOST}.")
+            self.assertEqual([r["role"] for r in doc["records"]], ["current", "next"])
+            self.assertEqual(doc["records"][0]["data"], doc["data"])
+            self.assertEqual(doc["records"][1]["data"], doc["data"], "the same key")
+            self.assertEqual((doc["usage"], doc["selector"], doc["mtype"]), (3, 1, 1))
 
 
 if __name__ == "__main__":
