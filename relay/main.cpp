@@ -35,11 +35,15 @@ struct Command {
     int (*run)(std::vector<std::string> args);
 };
 
+// clang-format off: one command a line
 constexpr Command kCommands[] = {
-    {"serve", dr::relay::run_serve},   {"check", dr::relay::run_check},
-    {"queue", dr::relay::run_queue},   {"tlsa", dr::relay::run_tlsa},
+    {"serve", dr::relay::run_serve},
+    {"check", dr::relay::run_check},
+    {"queue", dr::relay::run_queue},
+    {"tlsa", dr::relay::run_tlsa},
     {"config", dr::relay::run_config},
 };
+// clang-format on
 
 }  // namespace
 
