@@ -35,7 +35,8 @@ struct Command {
     int (*run)(std::vector<std::string> args);
 };
 
-// clang-format off: one command a line
+// One command a line.
+// clang-format off
 constexpr Command kCommands[] = {
     {"serve", dr::relay::run_serve},
     {"check", dr::relay::run_check},
