@@ -8,6 +8,7 @@
 #include "relay/cli/check.hpp"
 #include "relay/cli/config_command.hpp"
 #include "relay/cli/queue_command.hpp"
+#include "relay/cli/tlsa_command.hpp"
 #include "relay/serve/daemon.hpp"
 
 namespace {
@@ -20,23 +21,30 @@ constexpr const char* kUsage =
     "  check   DOMAIN...             MX, TLSA, DNSSEC status and a live STARTTLS + DANE verdict\n"
     "  queue   [-c FILE] [list [--json]|flush|delete ID...|hold ID...|release ID...]\n"
     "                                the queue (running daemon or stopped spool)\n"
+    "  tlsa    FILE [--usage U --selector S --mtype M] [--host H --port P] [--next FILE]\n"
+    "                                the TLSA record to publish for a certificate or key\n"
     "  config  check [-c FILE]       validate a configuration file\n"
     "\n"
-    "planned (not yet available): tlsa, monitor, report\n"
-    "Every command has --help. Without -c, /etc/dane-relay/dane-relay.toml is read\n"
-    "when it exists, else the built-in defaults apply.\n";
+    "planned (not yet available): monitor, report\n"
+    "Every command has --help. Without -c, a command that uses the configuration reads\n"
+    "/etc/dane-relay/dane-relay.toml when it exists, else the built-in defaults apply\n"
+    "(tlsa reads none).\n";
 
 struct Command {
     std::string_view name;
     int (*run)(std::vector<std::string> args);
 };
 
+// One command a line.
+// clang-format off
 constexpr Command kCommands[] = {
     {"serve", dr::relay::run_serve},
     {"check", dr::relay::run_check},
     {"queue", dr::relay::run_queue},
+    {"tlsa", dr::relay::run_tlsa},
     {"config", dr::relay::run_config},
 };
+// clang-format on
 
 }  // namespace
 
