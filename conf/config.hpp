@@ -28,6 +28,7 @@ struct ServerConfig {
     std::string hostname;
     std::uint64_t max_message_size = 50ull * 1024 * 1024;
     std::string user = "dane-relay";  // empty: keep the starting user
+    bool allow_root = false;          // may `user` name an account with uid 0?
     // Limits of SPEC §3, Postfix's defaults (smtpd_recipient_limit, smtpd_timeout,
     // smtpd_client_connection_count_limit, default_process_limit).
     unsigned max_recipients = 1000;

@@ -201,6 +201,14 @@ void read_string_array(Section& s, std::string_view key, std::vector<T>& out, Pa
     out = std::move(values);
 }
 
+// A boolean: true or false.
+void read_bool(Section& s, std::string_view key, bool& out) {
+    read_value(s, key, out, "true or false", [](const toml::node& n) -> std::optional<bool> {
+        if (const auto* b = n.as_boolean()) return b->get();
+        return std::nullopt;
+    });
+}
+
 // A duration: a string with a unit ("5m") or an integer number of seconds; at least min.
 bool read_duration(Section& s, std::string_view key, std::chrono::seconds& out,
                    std::chrono::seconds min) {
@@ -317,6 +325,7 @@ void read_server(Section& s, ServerConfig& out) {
                 [](std::string_view v) { return v.empty() ? std::string() : parse_domain(v); });
     read_size(s, "max_message_size", out.max_message_size);
     read_string(s, "user", out.user, parse_user);
+    read_bool(s, "allow_root", out.allow_root);
     read_count(s, "max_recipients", out.max_recipients, 1, 1'000'000);
     read_duration(s, "command_timeout", out.command_timeout, std::chrono::seconds(1));
     read_count(s, "max_connections", out.max_connections, 1, 100'000);

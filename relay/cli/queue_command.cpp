@@ -6,6 +6,7 @@
 
 #include "relay/cli/control.hpp"
 #include "relay/cli/options.hpp"
+#include "relay/cli/privileges.hpp"
 #include "relay/cli/queue_list.hpp"
 #include "relay/spool/spool.hpp"
 
@@ -118,6 +119,14 @@ int run_queue(std::vector<std::string> args) {
     if (!loaded.error.empty()) {
         std::cerr << loaded.error << "\n";
         return 2;
+    }
+    // As postsuper does: root works on the queue as its owner, so that it neither follows the
+    // owner's links nor leaves root-owned files the daemon cannot open.
+    RunAs who = run_as(loaded.config.server);
+    if (who.error.empty() && who.account) who.error = switch_to(*who.account);
+    if (!who.error.empty()) {
+        std::cerr << "dane-relay queue: " << who.error << "\n";
+        return 1;
     }
     const auto& dir = loaded.config.spool.dir;
     std::ostringstream err;

@@ -116,10 +116,10 @@ json::object destination_json(const dane::Destination& d) {
                         {"hosts", std::move(hosts)}};
 }
 
-EvidenceLog::EvidenceLog(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd_ < 0)
-        throw std::runtime_error("cannot open JSON log " + path + ": " + std::strerror(errno));
+EvidenceLog::EvidenceLog(const std::string& path, const std::optional<FileOwner>& owner) {
+    std::string error;
+    fd_ = open_log_file(path, owner, "JSON log", error);
+    if (fd_ < 0) throw std::runtime_error(error);
 }
 
 EvidenceLog::~EvidenceLog() {

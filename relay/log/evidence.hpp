@@ -12,6 +12,7 @@
 
 #include "dane/destination.hpp"
 #include "dane/verify.hpp"
+#include "relay/log/log_file.hpp"
 #include "smtp/delivery_status.hpp"
 
 namespace dr::relay {
@@ -26,7 +27,8 @@ boost::json::object destination_json(const dane::Destination& d);
 // One JSON document per line, appended with a single write(2).
 class EvidenceLog {
   public:
-    explicit EvidenceLog(const std::string& path);  // throws std::runtime_error
+    // Throws std::runtime_error. A file it creates goes to `owner`.
+    explicit EvidenceLog(const std::string& path, const std::optional<FileOwner>& owner = {});
     ~EvidenceLog();
     EvidenceLog(const EvidenceLog&) = delete;
     EvidenceLog& operator=(const EvidenceLog&) = delete;

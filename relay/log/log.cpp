@@ -105,7 +105,8 @@ class SyslogLogger : public Logger {
 
 }  // namespace
 
-std::unique_ptr<Logger> Logger::open(const conf::LogConfig& cfg, std::string hostname) {
+std::unique_ptr<Logger> Logger::open(const conf::LogConfig& cfg, std::string hostname,
+                                     const std::optional<FileOwner>& owner) {
     using Kind = conf::LogTarget::Kind;
     switch (cfg.target.kind) {
         case Kind::standard_error:
@@ -123,10 +124,9 @@ std::unique_ptr<Logger> Logger::open(const conf::LogConfig& cfg, std::string hos
                                                       cfg.syslog_name);
             }
         case Kind::file: {
-            const std::string& path = cfg.target.path;
-            int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-            if (fd < 0)
-                throw LogError("cannot open log file " + path + ": " + std::strerror(errno));
+            std::string error;
+            int fd = open_log_file(cfg.target.path, owner, "log file", error);
+            if (fd < 0) throw LogError(error);
             return std::make_unique<StreamLogger>(fd, true, std::move(hostname), cfg.syslog_name);
         }
     }

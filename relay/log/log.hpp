@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "conf/config.hpp"
+#include "relay/log/log_file.hpp"
 
 namespace dr::relay {
 
@@ -29,8 +30,9 @@ class LogError : public std::runtime_error {
 class Logger {
   public:
     virtual ~Logger() = default;
-    // Throws LogError when the target cannot be opened.
-    static std::unique_ptr<Logger> open(const conf::LogConfig& cfg, std::string hostname);
+    // Throws LogError when the target cannot be opened. A log file it creates goes to `owner`.
+    static std::unique_ptr<Logger> open(const conf::LogConfig& cfg, std::string hostname,
+                                        const std::optional<FileOwner>& owner = {});
 
     void info(Role role, std::string_view text) { write(role, 6, text); }
     void warning(Role role, std::string_view text) {

@@ -1,8 +1,6 @@
 // `dane-relay serve` (see daemon.hpp): start-up as a list of named steps, then signals.
 #include "relay/serve/daemon.hpp"
 
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,12 +9,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <csignal>
-#include <cstring>
 #include <iostream>
 
 #include "dane/verify.hpp"
 #include "relay/cli/control.hpp"
 #include "relay/cli/options.hpp"
+#include "relay/cli/privileges.hpp"
 #include "relay/queue/scheduler.hpp"
 #include "relay/serve/inbound_sink.hpp"
 #include "relay/serve/listener.hpp"
@@ -39,8 +37,9 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
 
 class Daemon {
   public:
-    Daemon(LoadedConfig loaded, Logger& log)
+    Daemon(LoadedConfig loaded, std::optional<Account> account, Logger& log)
         : cfg_(std::move(loaded.config)),
+          account_(std::move(account)),
           file_(loaded.file),
           name_(loaded.name()),
           log_(log),
@@ -68,11 +67,12 @@ class Daemon {
 
     asio::awaitable<void> start() {
         using Step = std::string (Daemon::*)();
-        std::string err = co_await validate_resolver();
-        // After binding and the first DNS query (libunbound reads its trust anchors then): drop
-        // root, then open the spool as the unprivileged user, who owns it.
-        for (Step step : {&Daemon::drop_privileges, &Daemon::open_spool, &Daemon::start_queue,
-                          &Daemon::open_control, &Daemon::start_listeners})
+        // Root is dropped after binding and before the first DNS query: libunbound reads its
+        // trust anchors then, as the unprivileged user, who also owns the spool.
+        std::string err = drop_privileges();
+        if (err.empty()) err = co_await validate_resolver();
+        for (Step step : {&Daemon::open_spool, &Daemon::start_queue, &Daemon::open_control,
+                          &Daemon::start_listeners})
             if (err.empty()) err = (this->*step)();
         if (!err.empty()) {
             status_ = fail(err);
@@ -109,7 +109,7 @@ class Daemon {
     std::string open_evidence_log() {
         if (cfg_.log.json.empty()) return {};
         try {
-            evidence_ = std::make_unique<EvidenceLog>(cfg_.log.json);
+            evidence_ = std::make_unique<EvidenceLog>(cfg_.log.json, owner());
         } catch (const std::runtime_error& e) {
             return e.what();
         }
@@ -138,15 +138,7 @@ class Daemon {
     }
 
     // SPEC §3: bind first, then drop root.
-    std::string drop_privileges() {
-        const auto& user = cfg_.server.user;
-        if (::getuid() != 0 || user.empty()) return {};
-        struct passwd* pw = ::getpwnam(user.c_str());
-        if (!pw) return "user " + user + " does not exist ([server] user)";
-        if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
-            return "cannot switch to user " + user + ": " + std::strerror(errno);
-        return {};
-    }
+    std::string drop_privileges() { return account_ ? switch_to(*account_) : std::string(); }
 
     std::string open_spool() {
         std::error_code ec;
@@ -224,7 +216,12 @@ class Daemon {
                   std::string("reload -- version ") + kVersion + ", configuration " + name_);
     }
 
+    std::optional<FileOwner> owner() const {
+        return account_ ? std::optional(account_->owner()) : std::nullopt;
+    }
+
     conf::Config cfg_;
+    std::optional<Account> account_;  // to switch to after binding; empty: keep the user
     std::string file_, name_;
     Logger& log_;
     asio::io_context io_;
@@ -270,15 +267,21 @@ int run_serve(std::vector<std::string> args) {
         return 1;
     }
     if (loaded.config.server.hostname.empty()) loaded.config.server.hostname = host_name();
+    RunAs who = run_as(loaded.config.server);
+    if (!who.error.empty()) {
+        std::cerr << "dane-relay serve: " << who.error << "\n";
+        return 1;
+    }
     std::unique_ptr<Logger> log;
     try {
-        log = Logger::open(loaded.config.log, loaded.config.server.hostname);
+        log = Logger::open(loaded.config.log, loaded.config.server.hostname,
+                           who.account ? std::optional(who.account->owner()) : std::nullopt);
     } catch (const LogError& e) {
         std::cerr << "dane-relay serve: " << e.what() << "\n";
         return 1;
     }
     std::signal(SIGPIPE, SIG_IGN);
-    Daemon d(std::move(loaded), *log);
+    Daemon d(std::move(loaded), std::move(who.account), *log);
     return d.run();
 }
 

@@ -96,7 +96,7 @@ int open_subdir(int parent, const char* name, std::error_code& ec) {
         ec = errno_ec();
         return -1;
     }
-    int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) ec = errno_ec();
     return fd;
 }
@@ -265,7 +265,12 @@ std::error_code Spool::init() {
     if (::mkdir(opt_.dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_ec();
     dir_fd_ = ::open(opt_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd_ < 0) return errno_ec();
-    lock_fd_ = ::openat(dir_fd_, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    // Everything below is opened relative to this verified directory, never through a link:
+    // whoever owns the spool must not be able to steer root elsewhere (SPEC §3).
+    struct stat st {};
+    if (::fstat(dir_fd_, &st) != 0) return errno_ec();
+    if (st.st_uid != ::geteuid()) return SpoolErrc::foreign_owner;
+    lock_fd_ = ::openat(dir_fd_, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock_fd_ < 0) return errno_ec();
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
         return errno == EWOULDBLOCK ? make_error_code(SpoolErrc::locked) : errno_ec();
@@ -302,7 +307,13 @@ std::error_code Spool::recover_queue() {
 // I/O errors (open, read) fail the start instead of hiding or quarantining mail; a file that
 // reads fine but does not parse is quarantined.
 std::error_code Spool::load_one(const std::string& id) {
-    int fd = ::openat(queue_fd_, id.c_str(), O_RDWR | O_CLOEXEC);
+    int fd = ::openat(queue_fd_, id.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 ? errno == ELOOP : ::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (fd >= 0) ::close(fd);
+        quarantine(id);  // a link or a special file is nobody's queue file
+        return {};
+    }
     if (fd < 0) return errno_ec();
     Reader in(fd);
     auto head = parse_head(in);
@@ -364,7 +375,8 @@ std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec) {
             std::lock_guard lock(mu_);
             if (index_.count(id)) continue;
         }
-        int fd = ::openat(incoming_fd_, id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int fd = ::openat(incoming_fd_, id.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno == EEXIST) continue;
         if (fd < 0) {
             ec = errno_ec();
@@ -425,7 +437,7 @@ std::shared_ptr<Spool::Entry> Spool::find(std::string_view id) const {
 // off again (best effort); if that fails too, recovery ignores it as a torn record, and the
 // next append overwrites it because it starts at good_end, not at the end of the file.
 std::error_code Spool::append(Entry& e, char type, std::string_view payload) {
-    int fd = ::openat(queue_fd_, e.info.id.c_str(), O_WRONLY | O_CLOEXEC);
+    int fd = ::openat(queue_fd_, e.info.id.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno_ec();
     std::string rec = encode_record(static_cast<RecordType>(type), payload);
     std::error_code ec = pwrite_all(fd, rec, e.good_end);
@@ -508,7 +520,7 @@ std::vector<MessageInfo> Spool::list() const {
 std::error_code Spool::read_body(std::string_view id, std::string& out) const {
     auto e = find(id);
     if (!e) return SpoolErrc::not_found;
-    int fd = ::openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = ::openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? make_error_code(SpoolErrc::not_found) : errno_ec();
     Reader in(fd);
     std::string header;

@@ -43,6 +43,9 @@ class SpoolCategory : public std::error_category {
                 return "insufficient free space in spool";
             case SpoolErrc::closed:
                 return "spool is closed";
+            case SpoolErrc::foreign_owner:
+                return "spool directory is owned by another user than the one running "
+                       "([server] user)";
         }
         return "unknown spool error";
     }

@@ -68,6 +68,7 @@ enum class SpoolErrc {
     bad_recipient,  // a status update names a recipient the message does not have
     low_space,      // free space below the configured reserve
     closed,         // the spool was shut down
+    foreign_owner,  // the spool directory belongs to another user than the one running
 };
 
 const std::error_category& spool_category();

@@ -86,6 +86,7 @@ allowed_clients = ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"]
 hostname = "Relay.Example.ORG."
 max_message_size = 1048576
 user = ""
+allow_root = true
 max_recipients = 50
 command_timeout = 60
 max_connections = 7
@@ -127,6 +128,7 @@ json = "/var/log/dane-relay.json"
     EXPECT_EQ(c.server.hostname, "relay.example.org");
     EXPECT_EQ(c.server.max_message_size, 1048576u);
     EXPECT_EQ(c.server.user, "");
+    EXPECT_TRUE(c.server.allow_root);
     EXPECT_EQ(c.server.max_recipients, 50u);
     EXPECT_EQ(c.server.command_timeout, seconds(60));
     EXPECT_EQ(c.server.max_connections, 7u);
@@ -243,6 +245,8 @@ TEST(Loader, BadValues) {
         {"[server]\nmax_recipients = 0", "2:18: server.max_recipients: must be 1..1000000, not 0"},
         {"[server]\nmax_connections = 100001",
          "2:19: server.max_connections: must be 1..100000, not 100001"},
+        {"[server]\nallow_root = \"yes\"",
+         "2:14: server.allow_root: expected true or false, got a string"},
         {"[server]\nmax_connections_per_client = -1",
          "2:30: server.max_connections_per_client: must be 1..100000, not -1"},
         {"[server]\ncommand_timeout = \"0s\"", "2:19: server.command_timeout: must be at least 1s"},

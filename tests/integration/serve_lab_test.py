@@ -35,6 +35,8 @@ EXPECTED = {
     "rcpt-reject.test": ("bounced", "5.1.1", None),
 }
 
+NOBODY = int(subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True).stdout)
+
 LINE = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d relay\.test dane-relay/(\w+)\[\d+\]: (.*)$")
 DELIVERY = re.compile(
     r"^(?P<qid>[0-9A-Z]{10,16}): to=<(?P<rcpt>[^>]*)>, relay=(?P<relay>\S+), "
@@ -307,25 +309,63 @@ class ServeLab(unittest.TestCase):
         finally:
             self.assertEqual(relay.stop(), 0)
 
-    def test_binds_then_drops_root(self):
-        # SPEC §3: bind first, then run as [server] user. The spool belongs to
-        # that user, as deploy/start and a package would arrange.
-        relay = Relay(user="nobody", start=False)
+    def nobody_relay(self, **kw):
+        """A relay started as root with user = "nobody", on a spool that user owns, as
+        deploy/start and a package arrange; its log and evidence files do not exist yet."""
+        relay = Relay(user="nobody", start=False, **kw)
         os.chmod(relay.dir, 0o755)
         os.mkdir(os.path.join(relay.dir, "spool"))
-        subprocess.run(["chown", "nobody", os.path.join(relay.dir, "spool")], check=True)
-        open(relay.log, "w").close()
-        subprocess.run(["chown", "nobody", relay.log], check=True)
+        os.chown(os.path.join(relay.dir, "spool"), NOBODY, NOBODY)
+        return relay
+
+    def test_binds_then_drops_root(self):
+        # SPEC §3: bind first, then run as [server] user; the files root creates for it are its.
+        relay = self.nobody_relay()
         relay.start()
         try:
             with open(f"/proc/{relay.proc.pid}/status") as f:
                 uid = [l.split()[1] for l in f if l.startswith("Uid:")][0]
-            self.assertEqual(int(uid), int(subprocess.run(["id", "-u", "nobody"], capture_output=True,
-                                                           text=True).stdout))
+            self.assertEqual(int(uid), NOBODY)
             self.assertEqual(swaks("dropped@ee-good.test").returncode, 0)
             relay.wait_for(r"to=<dropped@ee-good\.test>.*status=sent")
         finally:
             self.assertEqual(relay.stop(), 0)
+        for path in (relay.log, relay.evidence):
+            self.assertEqual(os.stat(path).st_uid, NOBODY, path)
+        # `dane-relay queue` as root on the stopped spool works as its owner (postsuper does
+        # the same): the lock file it has to create is not root's.
+        os.unlink(os.path.join(relay.dir, "spool", "lock"))
+        p = subprocess.run([BINARY, "queue", "-c", relay.conf, "list"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(os.stat(os.path.join(relay.dir, "spool", "lock")).st_uid, NOBODY)
+
+    def test_first_dns_query_runs_unprivileged(self):
+        # The trust anchor is read at the first query: with a copy only root can read, the
+        # relay must fail to validate (before the fix it read it as root and started).
+        unbound = os.path.join(tempfile.mkdtemp(prefix="dr-ub-"), "unbound.conf")
+        os.chmod(os.path.dirname(unbound), 0o755)
+        anchor = os.path.join(os.path.dirname(unbound), "root.ds")
+        with open(os.environ["LAB_UNBOUND_CONF"]) as f:
+            conf = f.read()
+        original = re.search(r'trust-anchor-file: "([^"]+)"', conf).group(1)
+        with open(original) as f, open(anchor, "w") as out:
+            out.write(f.read())
+        os.chmod(anchor, 0o600)
+        with open(unbound, "w") as f:
+            f.write(conf.replace(original, anchor))
+        os.chmod(unbound, 0o644)
+        relay = self.nobody_relay()
+        relay.write_conf(extra="")
+        with open(relay.conf) as f:
+            text = f.read().replace(os.environ["LAB_UNBOUND_CONF"], unbound)
+        with open(relay.conf, "w") as f:
+            f.write(text)
+        p = subprocess.run([BINARY, "serve", "-c", relay.conf], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("root DNSKEY", p.stderr)
+        self.assertFalse(any("daemon started" in l for l in relay.lines()))
 
     def test_not_an_open_relay(self):
         relay = Relay(allowed='["127.0.0.1/32"]')
