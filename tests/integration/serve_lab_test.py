@@ -39,6 +39,7 @@ LINE = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d relay\.test dane-relay
 DELIVERY = re.compile(
     r"^(?P<qid>[0-9A-Z]{10,16}): to=<(?P<rcpt>[^>]*)>, relay=(?P<relay>\S+), "
     r"(conn_use=\d+, )?delay=(?P<delay>[\d.]+), delays=(?P<a>[\d.]+)/[\d.]+/[\d.]+/[\d.]+, "
+    r"tls=(?P<tls>dane|verify|encrypt|may(/none)?|none|[a-z-]+\?), "
     r"dsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3}), status=(?P<status>sent|deferred|bounced) \((?P<text>.*)\)$")
 
 
