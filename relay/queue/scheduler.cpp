@@ -293,7 +293,7 @@ DeliveryRecord Scheduler::record_of(const MessageInfo& info, std::size_t ri,
     rec.delays[1] = seconds(t0 - active);
     rec.delays[2] = seconds(dns_time + rr.setup);
     rec.delays[3] = seconds(rr.transmission);
-    rec.tls = rr.tls_feature;
+    if (cfg_.tls_feature_status) rec.tls = rr.tls_feature;
     rec.dsn = rr.dsn;
     rec.status = to_string(rr.state);
     rec.text = rr.text;

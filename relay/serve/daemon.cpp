@@ -34,6 +34,7 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
     s.hostname = cfg.server.hostname;
     s.concurrency = cfg.queue.concurrency;
     s.destination_concurrency = cfg.queue.destination_concurrency;
+    s.tls_feature_status = cfg.log.tls_feature_status;
     return s;
 }
 

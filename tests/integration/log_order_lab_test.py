@@ -5,7 +5,7 @@ scenarios.py, injected at once over concurrent SMTP connections, so that the
 relay runs many sessions side by side and reuses connections. Then, reading
 the log top to bottom like an auditor:
 
-- every delivery line carries Postfix 3.11's tls= field;
+- every delivery line carries Postfix 3.11's tls= field (on by default);
 - a delivery line that went out over TLS comes after the TLS line of its
   session: for each relay, the TLS lines seen so far are at least the
   sessions that have delivered so far (a session's first message has no

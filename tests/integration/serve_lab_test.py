@@ -39,7 +39,7 @@ LINE = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d relay\.test dane-relay
 DELIVERY = re.compile(
     r"^(?P<qid>[0-9A-Z]{10,16}): to=<(?P<rcpt>[^>]*)>, relay=(?P<relay>\S+), "
     r"(conn_use=\d+, )?delay=(?P<delay>[\d.]+), delays=(?P<a>[\d.]+)/[\d.]+/[\d.]+/[\d.]+, "
-    r"tls=(?P<tls>dane|verify|encrypt|may(/none)?|none|[a-z-]+\?), "
+    r"(tls=(?P<tls>dane|verify|encrypt|may(/none)?|none|[a-z-]+\?), )?"
     r"dsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3}), status=(?P<status>sent|deferred|bounced) \((?P<text>.*)\)$")
 
 
@@ -107,7 +107,10 @@ class ServeLab(unittest.TestCase):
         return sink_records(self.lab, sink)
 
     def test_scenarios_logs_and_pflogsumm(self):
-        relay = Relay()
+        # Debian 12's pflogsumm (1.1.5) predates Postfix 3.11's tls= field and counts no
+        # delivery line that has it: Postfix's smtp_log_tls_feature_status = no.
+        # (lab_log_order reads the field, which is on by default.)
+        relay = Relay(extra="tls_feature_status = false\n")
         try:
             for domain in EXPECTED:
                 p = swaks(f"user@{domain}")
@@ -137,6 +140,7 @@ class ServeLab(unittest.TestCase):
         lines = relay.lines()
         for line in lines:
             self.assertRegex(line, LINE, "every line in Postfix's syslog format")
+            self.assertNotIn(", tls=", line, "[log] tls_feature_status = false")
         first = {}
         for d in deliveries(relay):
             first.setdefault(d["rcpt"].split("@")[1], d)
