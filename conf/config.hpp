@@ -91,6 +91,8 @@ struct LogConfig {
     LogTarget target;  // syslog | stderr | file:/path
     std::string syslog_name = "dane-relay";
     std::string json;  // optional path for JSON evidence lines
+    // Postfix 3.11's smtp_log_tls_feature_status: "tls=…" in every delivery line.
+    bool tls_feature_status = true;
     bool operator==(const LogConfig&) const = default;
 };
 

@@ -438,6 +438,11 @@ void read_log(Section& s, LogConfig& out) {
     read_string(s, "target", out.target, parse_log_target);
     read_string(s, "syslog_name", out.syslog_name, parse_syslog_name);
     read_optional_path(s, "json", out.json);
+    read_value(s, "tls_feature_status", out.tls_feature_status, "a boolean",
+               [](const toml::node& n) -> std::optional<bool> {
+                   if (const auto* b = n.as_boolean()) return b->get();
+                   return std::nullopt;
+               });
 }
 
 // Reads one top-level section with its reader, then rejects its unknown keys.

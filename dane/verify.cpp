@@ -25,6 +25,12 @@ bool enable_dane(SSL_CTX* ctx) {
     return SSL_CTX_dane_enable(ctx) > 0;
 }
 
+namespace {
+// Postfix's "medium" grade with the anonymous suites moved to the end (TLS 1.2 and below;
+// TLS 1.3 suites are set apart and unchanged).
+constexpr const char* kOpportunisticCiphers = "HIGH:MEDIUM:+aNULL:@SECLEVEL=0";
+}  // namespace
+
 std::optional<std::string> prepare(SSL* ssl, const HostPlan& plan) {
     // Verification failures must not abort the handshake: like Postfix we
     // finish it and judge the result, so the log says why (and QUIT is clean).
@@ -45,6 +51,11 @@ std::optional<std::string> prepare(SSL* ssl, const HostPlan& plan) {
                 ++added;
         // Every record was vetted by tlsa_usability(); none left means a bug.
         if (added == 0) return "OpenSSL accepted none of the TLSA records";
+    } else if (plan.tls == TlsRequirement::may) {
+        // SPEC §5.4: opportunistic TLS takes what Postfix's "may" takes, anonymous (aNULL)
+        // suites included (last choice): encrypted without a certificate beats plaintext.
+        // OpenSSL refuses aNULL above security level 0. Never at the dane/verify levels.
+        if (!SSL_set_cipher_list(ssl, kOpportunisticCiphers)) return "cannot set the cipher list";
     } else if (plan.tls == TlsRequirement::verify) {
         if (!SSL_set_tlsext_host_name(ssl, plan.tlsa_base.c_str())) return "cannot set SNI";
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);

@@ -133,6 +133,62 @@ std::unique_ptr<Logger> Logger::open(const conf::LogConfig& cfg, std::string hos
     throw LogError("unknown log target " + cfg.target.to_string());
 }
 
+namespace {
+
+struct Utf8Char {
+    std::size_t len = 0;  // 0: not a well-formed UTF-8 character
+    bool keep = false;    // printable() keeps it
+};
+
+// The well-formed multi-byte UTF-8 character at the start of `s`, if any.
+Utf8Char utf8_char(std::string_view s) {
+    auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (len == 0 || c > 0xF4 || s.size() < len) return {};
+    char32_t cp = c & (0x7F >> len);
+    for (std::size_t i = 1; i < len; ++i) {
+        if ((b(i) & 0xC0) != 0x80) return {};
+        cp = (cp << 6) | (b(i) & 0x3F);
+    }
+    const char32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {};
+    // C1 controls and the Unicode line separators are one '?' each.
+    return {len, cp >= 0xA0 && cp != 0x2028 && cp != 0x2029};
+}
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7F) {
+            out += text[i++];
+        } else if (auto u = utf8_char(text.substr(i)); u.len > 0) {
+            if (u.keep)
+                out.append(text.substr(i, u.len));
+            else
+                out += '?';
+            i += u.len;
+        } else {
+            out += '?';
+            ++i;
+        }
+    }
+    return out;
+}
+
+std::string truncate_reply(std::string text) {
+    if (text.size() <= kMaxReplyText) return text;
+    std::size_t cut = kMaxReplyText - 3;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text.resize(cut);
+    text += "...";
+    return text;
+}
+
 std::string format_line(std::chrono::system_clock::time_point when, std::string_view host,
                         std::string_view name, Role role, int pid, std::string_view text) {
     return syslog_time(when) + " " + std::string(host) + " " + tag(name, role, pid) +
@@ -162,8 +218,9 @@ std::string format_delivery(const DeliveryRecord& r) {
     if (r.conn_use > 1) s += "conn_use=" + std::to_string(r.conn_use) + ", ";
     s += "delay=" + format_delay(r.delay) + ", delays=" + format_delay(r.delays[0]) + "/" +
          format_delay(r.delays[1]) + "/" + format_delay(r.delays[2]) + "/" +
-         format_delay(r.delays[3]) + ", dsn=" + r.dsn + ", status=" + r.status + " (" + r.text +
-         ")";
+         format_delay(r.delays[3]) + ", ";
+    if (!r.tls.empty()) s += "tls=" + r.tls + ", ";
+    s += "dsn=" + r.dsn + ", status=" + r.status + " (" + r.text + ")";
     return s;
 }
 

@@ -222,6 +222,8 @@ std::string text_part(const NoticeInput& in, const std::vector<DsnRecipient>& rs
     for (const auto& r : rs) {
         t += kCrlf;
         std::string why = one_line(after_type(r.diagnostic));
+        if (!trim(r.remote_mta).empty() && !why.empty())  // Postfix: "host h said: 550 …"
+            why = "host " + one_line(after_type(r.remote_mta)) + " said: " + why;
         if (why.empty())
             why = r.action == DsnAction::failed ? "delivery failed" : "delivery delayed";
         // Appended: "..." + std::string gives a false -Wrestrict at -O3 (GCC 12, bug 105329).
@@ -389,6 +391,21 @@ std::string make_boundary(std::string_view queue_id, std::int64_t now_us, std::s
                          [&](std::string_view p) { return p.find(b) != std::string_view::npos; }))
             return b;
     }
+}
+
+DsnFields dsn_fields(std::string_view reason) {
+    constexpr std::string_view kHost = "host ", kSaid = " said: ", kInReply = " (in reply to ";
+    auto said = reason.find(kSaid);
+    auto in_reply = reason.rfind(kInReply);
+    auto bracket = reason.find('[');
+    if (!reason.starts_with(kHost) || said == std::string_view::npos ||
+        in_reply == std::string_view::npos || in_reply < said || bracket > said ||
+        !reason.ends_with(" command)"))
+        return {"", std::string(reason)};
+    auto name = reason.substr(kHost.size(), bracket - kHost.size());
+    auto reply = reason.substr(said + kSaid.size(), in_reply - said - kSaid.size());
+    if (name.empty() || reply.empty()) return {"", std::string(reason)};
+    return {"dns; " + std::string(name), "smtp; " + std::string(reply)};
 }
 
 std::optional<Notice> compose_notice(const NoticeInput& in) {

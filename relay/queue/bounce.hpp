@@ -54,6 +54,15 @@ struct Notice {
 // the null reverse-path: MAIL FROM:<> to `Notice::to`.
 std::optional<Notice> compose_notice(const NoticeInput& in);
 
+// RFC 3464 fields from a recipient's logged reason: Postfix's "host h[a] said: <reply> (in
+// reply to X command)" gives Remote-MTA "dns; h" and Diagnostic-Code "smtp; <reply>"; any
+// other reason is our own text: no Remote-MTA, and the reason as it is (it gets "X-Postfix; ").
+struct DsnFields {
+    std::string remote_mta;
+    std::string diagnostic;
+};
+DsnFields dsn_fields(std::string_view reason);
+
 // --- The rules, exposed for tests -------------------------------------------------------------
 
 // RFC 3461 §4.1. NOTIFY=NEVER: nothing. An explicit list: only the conditions it names.

@@ -22,10 +22,27 @@ namespace {
 // What the TLS hooks learn; shared because the session keeps its hooks.
 struct HookState {
     dane::HostPlan plan;
+    std::string relay;
+    std::function<void(const std::string&)> sink;  // ConnectOptions::log
+    std::vector<std::string> held;                 // the lines, without a sink
     std::optional<std::string> prepare_error;
     std::optional<dane::TlsOutcome> outcome;
+
+    void emit(std::string line) {
+        if (sink)
+            sink(line);
+        else
+            held.push_back(std::move(line));
+    }
 };
 }  // namespace
+
+std::string tls_feature(const dane::HostPlan& plan, const HostConnection& c) {
+    std::string level = dane::to_string(plan.tls);
+    bool plaintext = !c.session || !c.session->tls_active();
+    if (plan.tls == dane::TlsRequirement::may && plaintext) level += "/none";
+    return level;
+}
 
 asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
                                              const dane::IpAddress& address, std::uint16_t port,
@@ -36,6 +53,8 @@ asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
     c.relay = smtp::peer_name(plan.host, c.address, port);
     auto state = std::make_shared<HookState>();
     state->plan = plan;
+    state->relay = c.relay;
+    state->sink = options.log;
 
     smtp::ClientOptions o;
     o.helo_name = options.helo_name;
@@ -51,6 +70,10 @@ asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
     // session then closes without sending anything over the connection.
     o.hooks.verify = [state](SSL* ssl) -> std::optional<smtp::DeliveryStatus> {
         state->outcome = dane::inspect(ssl, state->plan);
+        // Postfix logs the TLS line when the handshake completes, before any delivery line.
+        state->emit(dane::tls_established_line(*state->outcome, state->relay));
+        if (auto m = dane::dane_match_line(*state->outcome, state->relay); !m.empty())
+            state->emit(std::move(m));
         if (!state->outcome->failure) return std::nullopt;
         return smtp::DeliveryStatus::temp(state->outcome->failure->dsn,
                                           state->outcome->failure->reason);
@@ -61,12 +84,9 @@ asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
     asio::ip::tcp::endpoint peer(asio::ip::make_address(c.address), port);
     c.status = co_await c.session->open(peer);
     c.tls = state->outcome;
-    if (c.tls) {
-        c.log.push_back(dane::tls_established_line(*c.tls, c.relay));
-        if (auto m = dane::dane_match_line(*c.tls, c.relay); !m.empty()) c.log.push_back(m);
-    }
     if (state->prepare_error)
-        c.log.push_back(c.relay + ": TLS set-up failed: " + *state->prepare_error);
+        state->emit(c.relay + ": TLS set-up failed: " + *state->prepare_error);
+    c.log = std::move(state->held);
     co_return c;
 }
 

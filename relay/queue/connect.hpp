@@ -1,12 +1,15 @@
 // Opens an SMTP connection to one address of a planned host with the TLS its
 // HostPlan demands (SPEC §5.4-5.5): STARTTLS required or opportunistic, the
 // DANE/PKIX set-up before the handshake and the verdict after it, and the
-// lines Postfix logs about it. Entry point: connect_host(). Failures are
-// values: HostConnection::status says why the host cannot be used.
+// lines Postfix logs about it, written as they happen (the TLS line at the
+// handshake, SPEC §6 "Order and integrity"). Entry points: connect_host(),
+// tls_feature(). Failures are values: HostConnection::status says why the
+// host cannot be used.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,18 +26,26 @@ namespace asio = boost::asio;
 struct ConnectOptions {
     std::string helo_name = "localhost";
     smtp::StepTimeouts timeouts;
+    // Where connection-level lines go the moment they happen ("Verified TLS connection
+    // established to …" when the handshake completes). Unset: HostConnection::log.
+    std::function<void(const std::string&)> log;
 };
 
 struct HostConnection {
     std::unique_ptr<smtp::ClientSession> session;  // ready for send() when status.ok()
     smtp::DeliveryStatus status;
     std::optional<dane::TlsOutcome> tls;  // set when a handshake completed
-    std::vector<std::string> log;         // "Verified TLS connection established to …", …
-    std::string relay;                    // "host[addr]:port", as delivery lines name it
+    std::vector<std::string> log;  // "Verified TLS connection established to …" (no options.log)
+    std::string relay;             // "host[addr]:port", as delivery lines name it
     std::string address;
 };
 
 smtp::TlsMode tls_mode(dane::TlsRequirement r);
+
+// Postfix 3.11's "tls=" delivery-line field for mail sent over this connection: the host's
+// TLS level ("dane", "encrypt", "may", …), with "/none" when the mail went in plaintext
+// although the level would have used TLS (not offered, or the handshake failed).
+std::string tls_feature(const dane::HostPlan& plan, const HostConnection& c);
 
 asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
                                              const dane::IpAddress& address, std::uint16_t port,

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "conf/config.hpp"
+#include "relay/log/log.hpp"
 #include "relay/queue/trouble.hpp"
 
 namespace dr::relay {
@@ -41,6 +43,7 @@ class Attempt {
     }
 
     asio::awaitable<AttemptReport> run(asio::ssl::context& tls, const ConnectOptions& options) {
+        log_ = options.log;
         if (d_.mx_plan.failure) {
             finish_all(to_status(*d_.mx_plan.failure), "none");
             co_return std::move(report_);
@@ -60,8 +63,9 @@ class Attempt {
         auto conn = co_await connect_host(*c.plan, c.address, d_.context.port, tls, options);
         for (auto& l : conn.log) report_.log.push_back(std::move(l));
         report_.connections.push_back({conn.relay, conn.status, conn.tls});
+        feature_[conn.relay] = tls_feature(*c.plan, conn);
         if (!conn.status.ok()) {
-            report_.log.push_back(conn.relay + ": " + conn.status.reason);
+            log(conn.relay + ": " + truncate_reply(conn.status.reason));
             trouble_.note(conn.status, conn.relay);
             co_return;
         }
@@ -107,6 +111,21 @@ class Attempt {
         if (conn.session->usable()) co_await conn.session->quit();
     }
 
+    void log(std::string line) {
+        if (log_)
+            log_(line);
+        else
+            report_.log.push_back(std::move(line));
+    }
+
+    // The "tls=" field for a recipient whose verdict was reached at `relay`; with no
+    // connection the domain's policy, marked undecided ("dane?"): no host's level applied.
+    std::string feature_at(const std::string& relay) const {
+        auto it = feature_.find(relay);
+        if (it != feature_.end()) return it->second;
+        return std::string(conf::to_string(d_.context.level)) + "?";
+    }
+
     std::vector<std::size_t> pending_of(std::size_t m) const {
         std::vector<std::size_t> out;
         for (auto it = pending_.lower_bound({m, 0}); it != pending_.end() && it->first.first == m;
@@ -122,6 +141,7 @@ class Attempt {
         out.recipient = r;
         out.relay = conn.relay;
         if (conn.tls) out.tls = conn.tls->trust;
+        out.tls_feature = feature_at(conn.relay);
         out.conn_use = uses;
         out.setup = conn.session->setup_time();
         out.transmission = d;
@@ -131,7 +151,7 @@ class Attempt {
     void record(RecipientResult r, RecipientState state, const smtp::DeliveryStatus& s) {
         r.state = state;
         r.dsn = s.dsn;
-        r.text = s.reason;
+        r.text = truncate_reply(s.reason);  // the log, the journal and the notice keep this
         pending_.erase({r.message, r.recipient});
         report_.recipients.push_back(std::move(r));
     }
@@ -145,6 +165,7 @@ class Attempt {
             out.message = m;
             out.recipient = r;
             out.relay = relay;
+            out.tls_feature = feature_at(relay);
             record(out, state, s);
         }
     }
@@ -154,6 +175,8 @@ class Attempt {
     std::map<std::pair<std::size_t, std::size_t>, bool> pending_;
     AttemptTrouble trouble_;
     AttemptReport report_;
+    std::function<void(const std::string&)> log_;  // ConnectOptions::log
+    std::map<std::string, std::string> feature_;   // relay -> its "tls=" field
     ProgressHook progress_;
     std::size_t reported_ = 0;  // results already passed to progress_
 };

@@ -37,7 +37,8 @@ struct RecipientResult {
     std::string text;            // Postfix's status text, e.g. "250 2.0.0 Ok: queued as X"
     std::string relay = "none";  // "host[addr]:port" or "none"
     std::optional<dane::TlsTrust> tls;
-    int conn_use = 1;                                    // messages so far on that connection
+    std::string tls_feature;  // Postfix 3.11's "tls=" field: "dane", "may/none", "dane?", …
+    int conn_use = 1;         // messages so far on that connection
     std::chrono::steady_clock::duration setup{};         // Postfix delays "c"
     std::chrono::steady_clock::duration transmission{};  // Postfix delays "d"
 };
@@ -50,8 +51,8 @@ struct ConnectionEvidence {
 };
 
 struct AttemptReport {
-    std::vector<RecipientResult> recipients;      // one per recipient of the batch
-    std::vector<std::string> log;                 // connection-level lines, Postfix's words
+    std::vector<RecipientResult> recipients;  // one per recipient of the batch
+    std::vector<std::string> log;  // connection-level lines, Postfix's words (no options.log)
     std::vector<ConnectionEvidence> connections;  // every connection tried, in order
 };
 

@@ -21,10 +21,14 @@ NoticeInput bounce_input(const std::string& hostname, const MessageInfo& info,
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
     for (std::size_t i = 0; i < info.rcpts.size(); ++i)
-        if (info.rcpts[i].status == RcptStatus::bounced)
+        if (info.rcpts[i].status == RcptStatus::bounced) {
+            // Remote-MTA and the remote reply (RFC 3464 §2.3.5, §2.3.6), as Postfix reports.
+            auto fields = dsn_fields(info.rcpts[i].reason);
             in.recipients.push_back({info.envelope.recipients[i].address,
                                      info.envelope.recipients[i].orcpt, DsnAction::failed,
-                                     info.rcpts[i].dsn, info.rcpts[i].reason, "", 0});
+                                     info.rcpts[i].dsn, std::move(fields.diagnostic),
+                                     std::move(fields.remote_mta), 0});
+        }
     return in;
 }
 

@@ -168,6 +168,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     const auto dns_time = Clock::now() - t0;
     ConnectOptions options;
     options.helo_name = cfg_.hostname;
+    options.log = [this](const std::string& line) { log_.info(Role::smtp, line); };
     std::vector<bool> expired(batch.size(), false);
 
     // Logs and makes durable the results from `first` on, one spool write per
@@ -292,6 +293,7 @@ DeliveryRecord Scheduler::record_of(const MessageInfo& info, std::size_t ri,
     rec.delays[1] = seconds(t0 - active);
     rec.delays[2] = seconds(dns_time + rr.setup);
     rec.delays[3] = seconds(rr.transmission);
+    if (cfg_.tls_feature_status) rec.tls = rr.tls_feature;
     rec.dsn = rr.dsn;
     rec.status = to_string(rr.state);
     rec.text = rr.text;

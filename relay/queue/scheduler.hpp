@@ -41,7 +41,8 @@ struct SchedulerConfig {
     std::string hostname = "localhost";
     std::size_t concurrency = 100;
     std::size_t destination_concurrency = 20;
-    std::size_t batch = 50;  // messages per connection before it is closed
+    std::size_t batch = 50;          // messages per connection before it is closed
+    bool tls_feature_status = true;  // "tls=" in delivery lines ([log] tls_feature_status)
 };
 
 class Scheduler {

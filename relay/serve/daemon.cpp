@@ -32,6 +32,7 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
     s.hostname = cfg.server.hostname;
     s.concurrency = cfg.queue.concurrency;
     s.destination_concurrency = cfg.queue.destination_concurrency;
+    s.tls_feature_status = cfg.log.tls_feature_status;
     return s;
 }
 
@@ -152,12 +153,24 @@ class Daemon {
         scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
                                                  client_tls_, log_, scheduler_config(cfg_));
         if (evidence_) scheduler_->set_evidence_log(evidence_.get());
+        log_recovery(spool_->recovery());
         log_.info(Role::master, std::string("daemon started -- version ") + kVersion +
                                     ", configuration " + name_ + ", " +
                                     std::to_string(spool_->recovery().messages) +
                                     " queued message(s)");
         scheduler_->start();
         return {};
+    }
+
+    // What the spool repaired at start-up, one warning per queue file (SPEC §6: the log must
+    // show every message that left the queue other than by delivery or bounce).
+    void log_recovery(const RecoveryReport& r) {
+        for (const auto& id : r.corrupt)
+            log_.warning(Role::qmgr, id + ": corrupt queue file (envelope unreadable): moved to " +
+                                         cfg_.spool.dir + "/corrupt/" + id);
+        for (const auto& id : r.torn)
+            log_.warning(Role::qmgr, id + ": torn journal record at the end of the queue file " +
+                                         "cut off (a status update interrupted by a crash)");
     }
 
     // `dane-relay queue` on the running daemon; a missing socket is not fatal.

@@ -335,6 +335,7 @@ std::error_code Spool::load_one(const std::string& id) {
         // Cut the torn record off so that the next append starts on a record boundary.
         if (::ftruncate(fd, static_cast<off_t>(e->good_end)) == 0) ::fdatasync(fd);
         ++recovery_.torn_journals;
+        recovery_.torn.push_back(id);
     }
     e->info.file_size = e->good_end;
     ::close(fd);

@@ -33,6 +33,7 @@ struct RecoveryReport {
     std::size_t messages = 0;          // messages in the queue after recovery
     std::size_t incoming_removed = 0;  // uncommitted leftovers deleted from incoming/
     std::size_t torn_journals = 0;     // files whose torn last journal record was cut off
+    std::vector<std::string> torn;     // their IDs
     std::vector<std::string> corrupt;  // IDs moved to corrupt/ (unreadable envelope)
 };
 

@@ -118,6 +118,7 @@ insecure_mx_policy = "encrypt"
 target = "file:/var/log/dane-relay.log"
 syslog_name = "relay-b"
 json = "/var/log/dane-relay.json"
+tls_feature_status = false
 )",
                             "t.toml");
     EXPECT_EQ(c.server.listen,
@@ -159,6 +160,7 @@ json = "/var/log/dane-relay.json"
     EXPECT_EQ(c.log.target.path, "/var/log/dane-relay.log");
     EXPECT_EQ(c.log.syslog_name, "relay-b");
     EXPECT_EQ(c.log.json, "/var/log/dane-relay.json");
+    EXPECT_FALSE(c.log.tls_feature_status);
 }
 
 TEST(Loader, DottedAndInlineSectionsWork) {
@@ -313,6 +315,8 @@ TEST(Loader, BadValues) {
          "brackets"},
         {"[log]\njson = \"x.json\"",
          "2:8: log.json: bad path \"x.json\": must be absolute (start with \"/\")"},
+        {"[log]\ntls_feature_status = \"yes\"",
+         "2:22: log.tls_feature_status: expected a boolean, got a string"},
     });
 }
 

@@ -42,6 +42,8 @@ EXPECTED = {
     # No DANE: unsigned zone, or signed without TLSA -> opportunistic TLS.
     "unsigned.test": (DELIVER, "2.0.0", "Untrusted", {"tls": "may"}),
     "no-tlsa.test": (DELIVER, "2.0.0", "Untrusted", {"tls": "may"}),
+    # SPEC §5.4: opportunistic TLS takes anonymous suites too (Postfix's "may").
+    "anon-only.test": (DELIVER, "2.0.0", "Anonymous", {"tls": "may", "anonymous": True}),
     # RFC 7672 §2.2: TLSA only when the address records are secure.
     "insecure-addr.test": (DELIVER, "2.0.0", "Untrusted", {"tls": "may", "no_tlsa_lookup": True}),
     # Postfix "half-dane": insecure MX, secure TLSA at the host -> enforced, logged Trusted.
@@ -130,7 +132,11 @@ class CheckScenarios(unittest.TestCase):
             lab_host = self.lab["domains"][domain]["implicit_mx"]
         else:
             lab_host = lab_hosts[host["name"]]
-        self.assertEqual(tls["peer_cert_sha256"], lab_host["cert_sha256"])
+        if extra.get("anonymous"):  # no certificate at all
+            self.assertEqual(tls["peer_cert_sha256"], "")
+            self.assertIn(" with cipher A", tls["summary"])  # ADH-… or AECDH-…
+        else:
+            self.assertEqual(tls["peer_cert_sha256"], lab_host["cert_sha256"])
         line = conn["log"][0]
         self.assertTrue(line.startswith(f"{tls['trust']} TLS connection established to "
                                         f"{host['name']}[{conn['address']}]:25: TLSv1."), line)

@@ -22,6 +22,7 @@ DELIVERY = {
     # No DANE: opportunistic TLS; half-dane; unusable records: encrypt.
     "unsigned.test": ("sent", "2.0.0"),
     "no-tlsa.test": ("sent", "2.0.0"),
+    "anon-only.test": ("sent", "2.0.0"),  # over Anonymous TLS, not plaintext
     "insecure-addr.test": ("sent", "2.0.0"),
     "insecure-mx.test": ("sent", "2.0.0"),
     "tlsa-unusable.test": ("sent", "2.0.0"),

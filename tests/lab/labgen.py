@@ -249,6 +249,7 @@ class Sink:
     def __init__(self, name, n, cert, starttls, v4, v6, sinkdir):
         self.name, self.n, self.cert, self.starttls = name, n, cert, starttls
         self.replies = {}  # "MAIL"/"RCPT"/"DATA" -> reply line replacing the 250
+        self.ciphers = None  # OpenSSL cipher list; set: TLS 1.2 with those suites only
         self.ipv4 = f"127.0.1.{n}" if v4 else None
         self.ipv6 = f"fd00:da9e::{n}" if v6 else None
         self.log = os.path.join(sinkdir, name + ".jsonl")
@@ -258,12 +259,13 @@ class Sink:
         return {"name": self.name, "hostname": self.name, "port": 25,
                 "addrs": [a for a in (self.ipv4, self.ipv6) if a],
                 "starttls": self.starttls, "chain": self.cert.chain, "key": self.cert.key,
-                "log": self.log, "msgdir": self.msgdir, "replies": self.replies}
+                "log": self.log, "msgdir": self.msgdir, "replies": self.replies,
+                "ciphers": self.ciphers}
 
     def summary(self):
         d = {"n": self.n, "ipv4": self.ipv4, "ipv6": self.ipv6, "port": 25,
              "starttls": self.starttls, "log": self.log, "msgdir": self.msgdir,
-             "replies": self.replies}
+             "replies": self.replies, "ciphers": self.ciphers}
         d.update(self.cert.summary())
         return d
 
@@ -633,6 +635,12 @@ def scenarios(L):
 
     h = ee("starttls-refused.test", "good 3 1 1; STARTTLS is offered but answered with 454")
     h.sink.replies["STARTTLS"] = "454 4.7.0 lab: TLS not available"
+
+    L.domain("anon-only.test", "signed; no TLSA; the sink offers only anonymous (aNULL) "
+             "TLS 1.2 cipher suites")
+    h = L.host("mx.anon-only.test", C.selfsigned("mx.anon-only.test", "mx.anon-only.test"))
+    h.sink.ciphers = "aNULL:@SECLEVEL=0"
+    L.mx("anon-only.test", 10, h)
 
 
 def bulk_scenarios(L, n, nsinks=4):

@@ -155,10 +155,12 @@ class Raw:
         self.sock.sendall(text.encode() + b"\r\n")
         return self.reply()
 
-    def starttls(self, sni):
+    def starttls(self, sni, ciphers=None):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        if ciphers:
+            ctx.set_ciphers(ciphers)
         self.f.close()
         self.sock = ctx.wrap_socket(self.sock, server_hostname=sni)
         self.f = self.sock.makefile("rb")
@@ -203,11 +205,16 @@ def probe(name, s, addr):
         check(code == int(refusal[:3]), f"{what}: STARTTLS refused with {refusal}, got {code}")
     else:
         check(code == 220, f"{what}: STARTTLS {code}")
-        c.starttls(name)
+        c.starttls(name, s.get("ciphers"))
         der = c.sock.getpeercert(binary_form=True)
-        check(hashlib.sha256(der).hexdigest() == s["cert_sha256"], f"{what}: cert sha256")
-        spki = hashlib.sha256(labgen.spki_of(der)).hexdigest()
-        check(spki == s["spki_sha256"], f"{what}: SPKI sha256")
+        if s.get("ciphers"):  # anonymous suites only: no certificate, TLS 1.2
+            check(der is None and c.sock.version() == "TLSv1.2"
+                  and c.sock.cipher()[0].startswith(("ADH-", "AECDH-")),
+                  f"{what}: anonymous TLS 1.2, got {c.sock.version()} {c.sock.cipher()}")
+        else:
+            check(hashlib.sha256(der).hexdigest() == s["cert_sha256"], f"{what}: cert sha256")
+            spki = hashlib.sha256(labgen.spki_of(der)).hexdigest()
+            check(spki == s["spki_sha256"], f"{what}: SPKI sha256")
         code, ext = c.cmd("EHLO probe2.lab")
         check(code == 250 and "STARTTLS" not in ext, f"{what}: EHLO after TLS {code} {ext}")
     port = c.local_port()

@@ -5,7 +5,8 @@
 # becomes one JSON line in the sink's log (written before the 221 reply to
 # QUIT, or at disconnect); the log is created empty before READY_FILE is
 # written. Bodies go to <msgdir>/<conn>-<n>.eml. A sink's
-# "replies" may replace the STARTTLS, MAIL, RCPT or DATA (end of data) reply.
+# "replies" may replace the STARTTLS, MAIL, RCPT or DATA (end of data) reply;
+# "ciphers" limits it to TLS 1.2 and those OpenSSL cipher suites.
 # The silent addresses get DNS sockets that never answer. Startup failures exit
 # non-zero.
 import hashlib
@@ -247,6 +248,9 @@ def remember_sni(sslobj, name, ctx):
 def make_ctx(sink):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(sink["chain"], sink["key"])
+    if sink.get("ciphers"):  # e.g. only anonymous suites: TLS 1.2, "aNULL:@SECLEVEL=0"
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(sink["ciphers"])
     ctx.sni_callback = remember_sni
     return ctx
 

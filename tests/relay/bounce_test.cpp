@@ -220,7 +220,8 @@ TEST(Bounce, FailedNoticeEveryHeaderAndField) {
     EXPECT_NE(p.parts[0].body.find("This is the mail system at host relay.example.com."),
               std::string::npos);
     EXPECT_NE(p.parts[0].body.find(
-                  "<bob@example.net>: 550 5.1.1 <bob@example.net>: Recipient address rejected"),
+                  "<bob@example.net>: host mx.example.net said: 550 5.1.1 <bob@example.net>:\r\n"
+                  "Recipient address rejected"),
               std::string::npos)
         << p.parts[0].body;
     EXPECT_NE(p.parts[0].body.find("Your message is attached below."), std::string::npos);
@@ -248,6 +249,26 @@ TEST(Bounce, FailedNoticeEveryHeaderAndField) {
     EXPECT_EQ(field(p.parts[2].headers, "Content-Type"), "message/rfc822");
     EXPECT_EQ(field(p.parts[2].headers, "Content-Transfer-Encoding"), "7bit");
     EXPECT_EQ(p.parts[2].body, kOriginal);  // returned byte for byte
+}
+
+TEST(Bounce, DsnFieldsFromTheLoggedReason) {
+    // Postfix's wording for a remote reply: Remote-MTA and the reply itself.
+    auto f = dsn_fields(
+        "host mx.example.net[192.0.2.1] said: 550 5.1.1 <b@x>: no (in reply to RCPT TO command)");
+    EXPECT_EQ(f.remote_mta, "dns; mx.example.net");
+    EXPECT_EQ(f.diagnostic, "smtp; 550 5.1.1 <b@x>: no");
+    // A reply that quotes the suffix itself: the last "(in reply to" is ours.
+    f = dsn_fields("host h[::1] said: 554 x (in reply to y) (in reply to end of DATA command)");
+    EXPECT_EQ(f.remote_mta, "dns; h");
+    EXPECT_EQ(f.diagnostic, "smtp; 554 x (in reply to y)");
+    // Our own verdicts name no remote MTA.
+    for (std::string own :
+         {"Domain null-mx.test does not accept mail (nullMX)", "Server certificate not verified",
+          "host h said: x", "host [1.2.3.4] said:  (in reply to MAIL FROM command)"}) {
+        f = dsn_fields(own);
+        EXPECT_EQ(f.remote_mta, "") << own;
+        EXPECT_EQ(f.diagnostic, own);
+    }
 }
 
 TEST(Bounce, NullSenderGetsNoNotice) {

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <regex>
 
 namespace dr::relay {
@@ -58,6 +60,79 @@ TEST(LogFormat, OptionalFields) {
               "verified)");
     r.original_recipient = r.recipient;  // Postfix omits orig_to when it equals to
     EXPECT_EQ(format_delivery(r).find("orig_to"), std::string::npos);
+}
+
+TEST(LogFormat, TlsFeatureFieldBeforeDsn) {
+    DeliveryRecord r;
+    r.queue_id = "ABCDEF12345";
+    r.recipient = "a@x.test";
+    r.relay = "mx.x.test[192.0.2.1]:25";
+    r.tls = "dane";
+    r.dsn = "2.0.0";
+    r.status = "sent";
+    r.text = "250 ok";
+    // Postfix 3.11: "delays=…, tls=dane, dsn=2.0.0, status=sent".
+    EXPECT_EQ(format_delivery(r),
+              "ABCDEF12345: to=<a@x.test>, relay=mx.x.test[192.0.2.1]:25, delay=0, "
+              "delays=0/0/0/0, tls=dane, dsn=2.0.0, status=sent (250 ok)");
+}
+
+TEST(Printable, KeepsPrintableAsciiAndUtf8) {
+    EXPECT_EQ(printable("to=<a@b.test>, relay=x[1.2.3.4]:25 ~!"),
+              "to=<a@b.test>, relay=x[1.2.3.4]:25 ~!");
+    EXPECT_EQ(printable("J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x93\xa7"),
+              "J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x93\xa7");
+    EXPECT_EQ(printable(""), "");
+}
+
+TEST(Printable, ReplacesEveryOtherByteWithAQuestionMark) {
+    EXPECT_EQ(printable("a\r\nNov 23 19:20:01 h dane-relay/smtp[1]: forged"),
+              "a??Nov 23 19:20:01 h dane-relay/smtp[1]: forged");
+    EXPECT_EQ(printable(std::string("n\0l\t\x1b[31m\x7f", 10)), "n?l??[31m?");
+    EXPECT_EQ(printable("\xc2\x85"), "?");                     // U+0085 NEL, a C1 control: one '?'
+    EXPECT_EQ(printable("\xe2\x80\xa8x\xe2\x80\xa9"), "?x?");  // U+2028, U+2029
+    EXPECT_EQ(printable("\xc0\xaf"), "??");                    // overlong '/'
+    EXPECT_EQ(printable("\xed\xa0\x80"), "???");               // a UTF-16 surrogate
+    EXPECT_EQ(printable("\xff\xfe"), "??");
+    EXPECT_EQ(printable("\xe2\x82"), "??");            // cut short
+    EXPECT_EQ(printable("\xf4\x90\x80\x80"), "????");  // above U+10FFFF
+}
+
+TEST(Printable, TruncatesLongRepliesAtACharacterBoundary) {
+    EXPECT_EQ(truncate_reply("250 ok"), "250 ok");
+    std::string exact(kMaxReplyText, 'x');
+    EXPECT_EQ(truncate_reply(exact), exact);
+    auto cut = truncate_reply(std::string(5000, 'y'));
+    EXPECT_EQ(cut.size(), kMaxReplyText);
+    EXPECT_TRUE(cut.ends_with("y..."));
+    std::string euros;
+    while (euros.size() < 2 * kMaxReplyText) euros += "\xe2\x82\xac";
+    cut = truncate_reply(euros);
+    EXPECT_LE(cut.size(), kMaxReplyText);
+    EXPECT_EQ(printable(cut), cut) << "a UTF-8 character was cut in half";
+}
+
+TEST(Logger, EscapesWhatItWrites) {
+    char path[] = "/tmp/dr-log-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    conf::LogConfig cfg;
+    cfg.target = conf::parse_log_target(std::string("file:") + path);
+    {
+        auto log = Logger::open(cfg, "relay1");
+        log->info(Role::smtp,
+                  "X: to=<a@b>, orig_to=<x\r\nJan  1 00:00:00 relay1 dane-relay/smtp[1]: Y>");
+        log->warning(Role::smtpd, "bad\nline");
+    }
+    std::ifstream in(path);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    unlink(path);
+    ASSERT_EQ(std::count(all.begin(), all.end(), '\n'), 2) << all;
+    EXPECT_NE(all.find("orig_to=<x??Jan  1 00:00:00 relay1 dane-relay/smtp[1]: Y>\n"),
+              std::string::npos)
+        << all;
+    EXPECT_NE(all.find("warning: bad?line\n"), std::string::npos) << all;
 }
 
 TEST(LogFormat, LinePrefix) {
