@@ -143,7 +143,7 @@ awaitable<DeliveryStatus> ClientSession::connect_and_greet() {
     greeting_ = *g.reply;
     if (greeting_.code != 220) {
         DeliveryStatus st = remote_failure(greeting_, "initial greeting");
-        st.reason = "host " + peer() + " refused to talk to me: " + greeting_.text();
+        st.reason = "host " + peer() + " refused to talk to me: " + st.remote_reply;
         close();
         co_return st;
     }

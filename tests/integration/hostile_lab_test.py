@@ -34,7 +34,7 @@ def tarpit(i):
 def policy():
     lines = ["[policy.domains]"]
     hops = {"z-drip.test": 2601, "z-dripbytes.test": 2602, "z-huge.test": 2603,
-            "z-longline.test": 2604}
+            "z-longline.test": 2604, "z-longreject.test": 2605}
     hops.update({tarpit(i): SILENT_PORTS[i % len(SILENT_PORTS)] for i in range(TARPITS)})
     for domain, port in hops.items():
         lines.append(f'"{domain}" = {{ level = "none", nexthop = "[127.0.0.1]:{port}" }}')
@@ -64,7 +64,7 @@ class HostileServers:
     def run(self, ready):
         asyncio.set_event_loop(self.loop)
         servers = [(self.drip, 2601), (self.drip_bytes, 2602), (self.huge, 2603),
-                   (self.long_line, 2604)] + [(self.silent, p) for p in SILENT_PORTS]
+                   (self.long_line, 2604), (self.long_reject, 2605)] + [(self.silent, p) for p in SILENT_PORTS]
         for handler, port in servers:
             self.loop.run_until_complete(
                 asyncio.start_server(self.timed(handler), "127.0.0.1", port, backlog=1024))
@@ -132,6 +132,22 @@ class HostileServers:
         await writer.drain()
         while await self.until_closed(reader):
             pass
+
+    async def long_reject(self, reader, writer):
+        # Refuses every recipient with a 40 KiB reply (within the caps): what the relay keeps
+        # of it in the log, journal and notices is truncated.
+        writer.write(b"220 longreject ESMTP\r\n")
+        await writer.drain()
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb == b"RCPT":
+                writer.write(b"".join(b"450-4.2.0 " + b"w" * 1000 + b"\r\n" for _ in range(40)))
+                writer.write(b"450 4.2.0 end\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
 
     async def silent(self, reader, writer):
         # Accepts and never says a word (a tarpit).
@@ -227,10 +243,15 @@ class Hostile(unittest.TestCase):
             self.assertLess(held[0], HELO_TIMEOUT + 2.5, name)
 
     def test_2_one_mebibyte_replies_are_cut_off(self):
-        self.flow.send(["x@z-huge.test", "x@z-longline.test"])
+        self.flow.send(["x@z-huge.test", "x@z-longline.test", "x@z-longreject.test"])
         for rcpt in (r"x@z-huge\.test", r"x@z-longline\.test"):
             line = self.deferred(rcpt)
             self.assertIn("dsn=4.5.0", line)
+        line = self.deferred(r"x@z-longreject\.test")
+        print(f"a 40 KiB refusal is logged in {len(line)} octets", flush=True)
+        self.assertIn("dsn=4.2.0", line)
+        self.assertIn("...", line)
+        self.assertLess(len(line), 1500)
         self.assert_flows("1 MiB replies")
         rss = rss_kib(self.relay.proc.pid)
         print(f"relay VmRSS after 1 MiB replies: {rss} KiB", flush=True)
