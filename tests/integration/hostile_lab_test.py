@@ -3,7 +3,8 @@
 (a greeting that drips in line by line and an EHLO reply byte by byte, 1 MiB
 replies, 130 destinations that accept TCP and never speak) and hostile clients
 on the inbound side (slowloris sessions, a flood of idle connections from an
-address outside allowed_clients, running out of file descriptors). In each,
+address outside allowed_clients, running out of file descriptors, which
+must back off instead of spinning; RLIMIT_NOFILE is raised first). In each,
 mail from the allowed client to a working DANE destination (ee-good.test) is
 still delivered promptly, and the relay's memory stays bounded (VmRSS printed
 before and after, only a generous bound asserted). Short configured timeouts
@@ -339,9 +340,13 @@ class Hostile(unittest.TestCase):
 class OutOfDescriptors(unittest.TestCase):
     def test_emfile_backs_off_instead_of_spinning(self):
         relay = relaylab.Relay(server='command_timeout = "3s"', start=False)
-        relay.preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        # Started with a soft limit of 32: the relay raises it to the hard limit, 64.
+        relay.preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (32, 64))
         relay.start()
         pid = relay.proc.pid
+        with open(f"/proc/{pid}/limits") as f:
+            limit = [l.split()[3:5] for l in f if l.startswith("Max open files")][0]
+        self.assertEqual(limit, ["64", "64"])
         flow = Flow(relay)
         conns = []
         try:
