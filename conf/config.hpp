@@ -35,6 +35,13 @@ struct ServerConfig {
     std::chrono::seconds command_timeout{300};
     unsigned max_connections = 100;
     unsigned max_connections_per_client = 50;
+    // SPEC §12: a whole session ends after this, however busy; clients outside
+    // allowed_clients get at most this many connections of their own (AUTH needs a session;
+    // without AUTH they are refused at once), never the slots above; NOOP, RSET and VRFY
+    // beyond junk_command_limit count as errors (Postfix's smtpd_junk_command_limit).
+    std::chrono::seconds session_timeout{3600};
+    unsigned max_unallowed_connections = 10;
+    unsigned junk_command_limit = 100;
 
     static std::vector<Endpoint> default_listen();
     static std::vector<Cidr> default_allowed_clients();
@@ -54,7 +61,35 @@ struct QueueConfig {
     // default_destination_concurrency_limit.
     unsigned concurrency = 100;
     unsigned destination_concurrency = 20;
+    // SPEC §12 fairness: a destination whose last attempt took slow_attempt_time or longer
+    // is slow; slow destinations together hold at most slow_concurrency deliveries.
+    unsigned slow_concurrency = 25;
+    std::chrono::seconds slow_attempt_time{60};
     bool operator==(const QueueConfig&) const = default;
+};
+
+// The SMTP client's limits (SPEC §12): Postfix's smtp_*_timeout per step, each bounding
+// the whole step (not each read), a deadline for the whole attempt, reply caps
+// (line_length_limit per line, a line count, a byte total) and smtp_mx_address_limit /
+// smtp_mx_session_limit (0: no limit).
+struct SmtpClientConfig {
+    std::chrono::seconds connect_timeout{30};
+    std::chrono::seconds helo_timeout{300};  // the greeting and EHLO/HELO
+    std::chrono::seconds starttls_timeout{300};
+    std::chrono::seconds mail_timeout{300};
+    std::chrono::seconds rcpt_timeout{300};
+    std::chrono::seconds data_init_timeout{120};
+    std::chrono::seconds data_xfer_timeout{180};
+    std::chrono::seconds data_done_timeout{600};
+    std::chrono::seconds rset_timeout{20};
+    std::chrono::seconds quit_timeout{300};
+    std::chrono::seconds attempt_timeout{3600};
+    unsigned line_length_limit = 2048;
+    unsigned reply_lines_limit = 100;
+    std::uint64_t reply_size_limit = 64 * 1024;
+    unsigned mx_address_limit = 5;
+    unsigned mx_session_limit = 2;
+    bool operator==(const SmtpClientConfig&) const = default;
 };
 
 struct DnsConfig {
@@ -100,6 +135,7 @@ struct Config {
     ServerConfig server;
     SpoolConfig spool;
     QueueConfig queue;
+    SmtpClientConfig smtp;
     DnsConfig dns;
     TlsServerConfig tls;
     PolicyConfig policy;

@@ -330,6 +330,9 @@ void read_server(Section& s, ServerConfig& out) {
     read_duration(s, "command_timeout", out.command_timeout, std::chrono::seconds(1));
     read_count(s, "max_connections", out.max_connections, 1, 100'000);
     read_count(s, "max_connections_per_client", out.max_connections_per_client, 1, 100'000);
+    read_duration(s, "session_timeout", out.session_timeout, std::chrono::seconds(1));
+    read_count(s, "max_unallowed_connections", out.max_unallowed_connections, 0, 100'000);
+    read_count(s, "junk_command_limit", out.junk_command_limit, 0, 1'000'000);
 }
 
 void read_spool(Section& s, SpoolConfig& out) {
@@ -344,6 +347,8 @@ void read_queue(Section& s, QueueConfig& out) {
     read_duration(s, "maximal_queue_lifetime", out.maximal_queue_lifetime, zero);
     read_count(s, "concurrency", out.concurrency, 1, 100'000);
     read_count(s, "destination_concurrency", out.destination_concurrency, 1, 100'000);
+    read_count(s, "slow_concurrency", out.slow_concurrency, 1, 100'000);
+    read_duration(s, "slow_attempt_time", out.slow_attempt_time, one);
     if (s.errors() == before && out.minimal_backoff > out.maximal_backoff) {
         // Report where the operator wrote the value that breaks the pair.
         auto key = min_set ? "minimal_backoff"sv : "maximal_backoff"sv;
@@ -353,6 +358,28 @@ void read_queue(Section& s, QueueConfig& out) {
                         "s) is longer than maximal_backoff (" +
                         std::to_string(out.maximal_backoff.count()) + "s)");
     }
+}
+
+void read_smtp(Section& s, SmtpClientConfig& out) {
+    constexpr std::chrono::seconds one{1};
+    for (auto [key, value] : {std::pair{"connect_timeout", &out.connect_timeout},
+                              {"helo_timeout", &out.helo_timeout},
+                              {"starttls_timeout", &out.starttls_timeout},
+                              {"mail_timeout", &out.mail_timeout},
+                              {"rcpt_timeout", &out.rcpt_timeout},
+                              {"data_init_timeout", &out.data_init_timeout},
+                              {"data_xfer_timeout", &out.data_xfer_timeout},
+                              {"data_done_timeout", &out.data_done_timeout},
+                              {"rset_timeout", &out.rset_timeout},
+                              {"quit_timeout", &out.quit_timeout},
+                              {"attempt_timeout", &out.attempt_timeout}})
+        read_duration(s, key, *value, one);
+    // RFC 5321 §4.5.3.1.5: a reply line may have 512 octets; fewer would refuse valid replies.
+    read_count(s, "line_length_limit", out.line_length_limit, 512, 1'000'000);
+    read_count(s, "reply_lines_limit", out.reply_lines_limit, 1, 100'000);
+    read_size(s, "reply_size_limit", out.reply_size_limit);
+    read_count(s, "mx_address_limit", out.mx_address_limit, 0, 1000);
+    read_count(s, "mx_session_limit", out.mx_session_limit, 0, 1000);
 }
 
 void read_dns(Section& s, DnsConfig& out) {
@@ -461,6 +488,7 @@ Config read_document(const toml::table& doc, Reporter& reporter) {
     read_section(root, "server", cfg.server, read_server);
     read_section(root, "spool", cfg.spool, read_spool);
     read_section(root, "queue", cfg.queue, read_queue);
+    read_section(root, "smtp", cfg.smtp, read_smtp);
     read_section(root, "dns", cfg.dns, read_dns);
     read_section(root, "tls", cfg.tls, read_tls);
     read_section(root, "policy", cfg.policy, read_policy);

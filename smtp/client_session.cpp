@@ -12,8 +12,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// RFC 5321 §4.5.3.1.5 allows 512 octets per reply line; real servers send more.
-constexpr std::size_t kMaxReplyLine = 4096;
+// What of a remote reply is kept in statuses (journal, log, notices): a hostile server's
+// 200 KiB reply must not be copied into each of them (SPEC §12).
+constexpr std::size_t kKeptReply = 1000;
 // Message data goes out in pieces of this much input, each with the body timeout.
 constexpr std::size_t kBodyChunk = 64 * 1024;
 
@@ -53,16 +54,27 @@ DeliveryStatus ClientSession::remote_failure(const Reply& reply,
     st.dsn = reply.status();
     if (reply.kind() == 2 || reply.kind() == 3) st.dsn = "5.5.0";  // unexpected success code
     st.remote_reply = reply.text();
+    if (st.remote_reply.size() > kKeptReply) {
+        st.remote_reply.resize(kKeptReply);
+        st.remote_reply += "...";
+    }
     st.reason = "host " + peer() + " said: " + st.remote_reply + " (in reply to " +
                 std::string(in_reply_to) + " command)";
     return st;
 }
 
+ClientSession::Duration ClientSession::budget(Step step) const {
+    return bounded(opt_.timeouts.get(step), opt_.deadline, Clock::now());
+}
+
 awaitable<ClientSession::ReplyOr> ClientSession::read_reply(Step step) {
-    ReplyParser parser(ReplyLimits{kMaxReplyLine, 256});
+    ReplyParser parser(opt_.reply_limits);
     std::string line;
+    // SPEC §12: the step's time bounds the whole reply, however slowly its lines drip in.
+    const auto deadline = Clock::now() + budget(step);
     for (;;) {
-        error_code ec = co_await stream_.read_line(line, opt_.timeouts.get(step), kMaxReplyLine);
+        auto left = std::max(deadline - Clock::now(), Duration::zero());
+        error_code ec = co_await stream_.read_line(line, left, opt_.reply_limits.max_line_length);
         if (ec == boost::asio::error::message_size) {
             close();
             co_return ReplyOr{std::nullopt, DeliveryStatus::temp(
@@ -88,7 +100,7 @@ awaitable<ClientSession::ReplyOr> ClientSession::read_reply(Step step) {
 
 awaitable<std::optional<DeliveryStatus>> ClientSession::send_line(std::string line, Step step) {
     line += "\r\n";
-    error_code ec = co_await stream_.write(line, opt_.timeouts.get(step));
+    error_code ec = co_await stream_.write(line, budget(step));
     if (ec) co_return io_failure(ec, step);
     co_return std::nullopt;
 }
@@ -118,8 +130,7 @@ awaitable<DeliveryStatus> ClientSession::open(const tcp::endpoint& peer_ep) {
 }
 
 awaitable<DeliveryStatus> ClientSession::connect_and_greet() {
-    error_code ec =
-        co_await stream_.connect(endpoint_, opt_.timeouts.get(Step::connect), opt_.source_address);
+    error_code ec = co_await stream_.connect(endpoint_, budget(Step::connect), opt_.source_address);
     if (ec) {
         usable_ = false;
         std::string what =
@@ -132,7 +143,7 @@ awaitable<DeliveryStatus> ClientSession::connect_and_greet() {
     greeting_ = *g.reply;
     if (greeting_.code != 220) {
         DeliveryStatus st = remote_failure(greeting_, "initial greeting");
-        st.reason = "host " + peer() + " refused to talk to me: " + greeting_.text();
+        st.reason = "host " + peer() + " refused to talk to me: " + st.remote_reply;
         close();
         co_return st;
     }
@@ -192,7 +203,7 @@ awaitable<DeliveryStatus> ClientSession::start_tls() {
     // Anything already received was sent before TLS: an injection attempt (DESIGN §3.8).
     discarded_ = stream_.discard_buffered();
     error_code ec = co_await stream_.handshake_client(*opt_.tls_context, opt_.hooks.prepare,
-                                                      opt_.timeouts.get(Step::tls_handshake));
+                                                      budget(Step::tls_handshake));
     if (ec) {
         close();
         handshake_failed_ = true;
@@ -285,7 +296,7 @@ awaitable<DeliveryStatus> ClientSession::transmit_body(MessageSource& message) {
         // The end of data goes out with the last piece: a separate small write would wait
         // for the peer's delayed ACK (Nagle), costing ~40 ms per message.
         if (out.size() < kBodyChunk && !piece->empty()) continue;
-        error_code ec = co_await stream_.write(out, opt_.timeouts.get(Step::body));
+        error_code ec = co_await stream_.write(out, budget(Step::body));
         if (ec) co_return io_failure(ec, Step::body);
         out.clear();
         if (piece->empty()) break;

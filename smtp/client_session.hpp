@@ -46,6 +46,10 @@ struct ClientOptions {
     boost::asio::ssl::context* tls_context = nullptr;  // needed unless tls == none
     TlsHooks hooks;
     StepTimeouts timeouts;
+    // SPEC §12: the whole attempt ends here; every step's time is cut to what is left.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    // Reply caps: Postfix's line_length_limit (2048) per line, a line count and a byte total.
+    ReplyLimits reply_limits{2048, 100, 64 * 1024};
     std::optional<boost::asio::ip::address> source_address;  // bind before connect (unset: any)
 };
 
@@ -110,6 +114,7 @@ class ClientSession {
         DeliveryStatus failure;
     };
 
+    Duration budget(Step step) const;  // the step's timeout, cut to opt_.deadline
     awaitable<ReplyOr> read_reply(Step step);
     awaitable<std::optional<DeliveryStatus>> send_line(std::string line, Step step);
     awaitable<ReplyOr> command(std::string line, Step step);

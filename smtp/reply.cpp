@@ -68,6 +68,8 @@ std::string_view to_string(ReplyError e) {
             return "reply line too long";
         case ReplyError::too_many_lines:
             return "too many reply lines";
+        case ReplyError::too_large:
+            return "reply too large";
         case ReplyError::truncated:
             return "truncated reply";
         case ReplyError::trailing_garbage:
@@ -78,6 +80,7 @@ std::string_view to_string(ReplyError e) {
 
 void ReplyParser::reset() {
     reply_ = Reply{};
+    bytes_ = 0;
     done_ = false;
 }
 
@@ -97,6 +100,8 @@ std::optional<ReplyError> ReplyParser::feed(std::string_view line) {
     if (line.size() > 3 && line[3] != ' ' && line[3] != '-') return ReplyError::bad_separator;
     if (!reply_.lines.empty() && code != reply_.code) return ReplyError::code_mismatch;
     if (reply_.lines.size() >= limits_.max_lines) return ReplyError::too_many_lines;
+    bytes_ += line.size();
+    if (bytes_ > limits_.max_bytes) return ReplyError::too_large;
     reply_.code = code;
     std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view{};
     // RFC 2034 §4: the enhanced code prefixes every line; its class must match

@@ -34,6 +34,7 @@ enum class ReplyError {
     code_mismatch,     // a continuation line carries another code (§4.2.1)
     too_long,          // a line beyond max_line_length
     too_many_lines,    // more continuation lines than max_lines
+    too_large,         // the lines together beyond max_bytes
     truncated,         // parse_reply: input ended inside a multi-line reply
     trailing_garbage,  // parse_reply: bytes after the last line
 };
@@ -44,6 +45,7 @@ std::string_view to_string(ReplyError e);
 struct ReplyLimits {
     std::size_t max_line_length = 4096;
     std::size_t max_lines = 256;
+    std::size_t max_bytes = 256 * 1024;  // all lines of one reply together (SPEC §12)
 };
 
 // Incremental parser: the caller strips CRLF and feeds lines until done().
@@ -61,6 +63,7 @@ class ReplyParser {
   private:
     ReplyLimits limits_;
     Reply reply_;
+    std::size_t bytes_ = 0;
     bool done_ = false;
 };
 

@@ -25,7 +25,10 @@ std::string ClientInfo::protocol() const {
 }
 
 ServerSession::ServerSession(tcp::socket socket, MessageSink& sink, const ServerOptions& options)
-    : stream_(std::move(socket)), sink_(sink), opt_(options) {
+    : stream_(std::move(socket)),
+      sink_(sink),
+      opt_(options),
+      deadline_(std::chrono::steady_clock::now() + options.session_timeout) {
     error_code ec;
     client_.peer = stream_.socket().remote_endpoint(ec);
 }
@@ -46,8 +49,19 @@ awaitable<bool> ServerSession::flush() {
     if (out_.empty()) co_return true;
     std::string data;
     data.swap(out_);
-    error_code ec = co_await stream_.write(data, opt_.timeouts.get(Step::command));
+    // A last reply (421 at the deadline) still gets a second to go out.
+    error_code ec = co_await stream_.write(
+        data, std::max<LineStream::Duration>(budget(Step::command), std::chrono::seconds(1)));
     co_return !ec;
+}
+
+LineStream::Duration ServerSession::budget(Step step) const {
+    return bounded(opt_.timeouts.get(step), deadline_, std::chrono::steady_clock::now());
+}
+
+// Postfix's smtpd_junk_command_limit: past it, every NOOP, RSET or VRFY is an error too.
+bool ServerSession::junk() {
+    return ++junk_ > opt_.junk_limit && too_many_errors();
 }
 
 bool ServerSession::too_many_errors() {
@@ -65,8 +79,7 @@ awaitable<std::optional<std::string>> ServerSession::read_line() {
             bool sent = co_await flush();
             if (!sent) co_return std::nullopt;
         }
-        error_code ec =
-            co_await stream_.read_line(line, opt_.timeouts.get(Step::command), opt_.max_line);
+        error_code ec = co_await stream_.read_line(line, budget(Step::command), opt_.max_line);
         if (ec == boost::asio::error::timed_out) {
             reply("421 4.4.2 " + opt_.hostname + " Error: timeout exceeded");
             co_return std::nullopt;
@@ -158,17 +171,17 @@ awaitable<bool> ServerSession::dispatch(const Command& cmd) {
         case Verb::rset:
             tx_ = Transaction{};
             reply("250 2.0.0 Ok");
-            break;
+            co_return !junk();
         case Verb::noop:
             reply("250 2.0.0 Ok");
-            break;
+            co_return !junk();
         case Verb::quit:
             reply("221 2.0.0 Bye");
             co_return false;
         // RFC 5321 §3.5.3: 252 when the server will not verify but accepts mail.
         case Verb::vrfy:
             reply("252 2.0.0 Cannot VRFY user, but will accept message");
-            break;
+            co_return !junk();
         case Verb::help:
             reply("214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
             break;
@@ -223,7 +236,7 @@ awaitable<bool> ServerSession::on_starttls() {
     if (!sent) co_return false;
     // Commands pipelined behind STARTTLS arrived in clear text: handshake_server drops
     // them (RFC 3207 §5, CVE-2011-0411).
-    error_code ec = co_await stream_.handshake_server(*opt_.tls, opt_.timeouts.get(Step::command));
+    error_code ec = co_await stream_.handshake_server(*opt_.tls, budget(Step::command));
     if (ec) co_return false;
     // RFC 3207 §4.2: forget everything learned before TLS.
     ClientInfo fresh;
@@ -347,7 +360,7 @@ awaitable<std::optional<std::string>> ServerSession::receive_data(MessageWriter*
     bool stored = true;
     while (!reader.done()) {
         if (!stream_.has_buffered()) {
-            error_code ec = co_await stream_.fill(opt_.timeouts.get(Step::data_in));
+            error_code ec = co_await stream_.fill(budget(Step::data_in));
             if (ec == boost::asio::error::timed_out)
                 reply("421 4.4.2 " + opt_.hostname + " Error: timeout exceeded");
             if (ec) co_return std::nullopt;
@@ -404,6 +417,7 @@ awaitable<bool> ServerSession::on_data() {
         reply("452 4.3.1 Insufficient system storage");
     } else {
         reply("250 2.0.0 Ok: queued as " + result.queue_id);
+        junk_ = 0;  // a client that delivers is not wasting our time
     }
     co_return true;
 }

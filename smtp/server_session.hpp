@@ -70,7 +70,12 @@ struct ServerOptions {
     std::size_t max_recipients = 1000;                  // 452 4.5.3
     std::size_t max_line = 998;   // octets without CRLF (RFC 5321 §4.5.3.1.4-6)
     std::size_t max_errors = 20;  // then 421 and close
-    StepTimeouts timeouts;        // Step::command and Step::data_in
+    // NOOP, RSET and VRFY beyond this many (since the last accepted message) count as
+    // errors (Postfix's smtpd_junk_command_limit).
+    std::size_t junk_limit = 100;
+    StepTimeouts timeouts;  // Step::command and Step::data_in
+    // SPEC §12: the whole session ends by then ("421 4.4.2 ... timeout exceeded").
+    std::chrono::steady_clock::duration session_timeout = std::chrono::hours(1);
 };
 
 class ServerSession {
@@ -100,6 +105,8 @@ class ServerSession {
     awaitable<bool> flush();
     awaitable<std::optional<std::string>> read_line();
     bool too_many_errors();
+    bool junk();                                   // counts a junk command; true: close
+    LineStream::Duration budget(Step step) const;  // the step's timeout, cut to deadline_
 
     awaitable<bool> on_ehlo(const Command& cmd);
     void on_helo(const Command& cmd);
@@ -119,6 +126,8 @@ class ServerSession {
     Transaction tx_;
     bool greeted_ = false;
     std::size_t errors_ = 0;
+    std::size_t junk_ = 0;
+    std::chrono::steady_clock::time_point deadline_;
     std::string out_;    // replies not yet sent (RFC 2920: flushed when the batch is read)
     int last_code_ = 0;  // first digit of the last reply queued
     std::array<std::pair<unsigned, unsigned>, 15> counts_{};  // ok, total per verb (+ unknown)

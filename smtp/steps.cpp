@@ -57,4 +57,13 @@ StepTimeouts& StepTimeouts::cap(Duration d) {
     return *this;
 }
 
+std::chrono::steady_clock::duration bounded(
+    std::chrono::steady_clock::duration step,
+    std::optional<std::chrono::steady_clock::time_point> deadline,
+    std::chrono::steady_clock::time_point now) {
+    using D = std::chrono::steady_clock::duration;
+    if (!deadline) return std::max(step, D::zero());
+    return std::clamp(*deadline - now, D::zero(), std::max(step, D::zero()));
+}
+
 }  // namespace dr::smtp

@@ -1,11 +1,13 @@
 // The protocol steps of both SMTP dialogues, each with one timeout and one log label (DESIGN §3.2).
-// Entry points: Step, label(Step), StepTimeouts (Postfix's defaults, overridable per step).
-// Labels complete Postfix's messages: "conversation with h[a] timed out while <label>".
+// Entry points: Step, label(Step), StepTimeouts (Postfix's defaults, overridable per step),
+// bounded() (a step's time cut to a whole attempt's or session's deadline). Labels complete
+// Postfix's messages: "conversation with h[a] timed out while <label>".
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace dr::smtp {
@@ -48,5 +50,12 @@ class StepTimeouts {
   private:
     std::array<Duration, static_cast<std::size_t>(Step::count_)> table_{};
 };
+
+// The time a step may take: its own budget, cut to what is left before `deadline` (of the
+// whole attempt or session, SPEC §12), never negative: zero once the deadline has passed.
+std::chrono::steady_clock::duration bounded(
+    std::chrono::steady_clock::duration step,
+    std::optional<std::chrono::steady_clock::time_point> deadline,
+    std::chrono::steady_clock::time_point now);
 
 }  // namespace dr::smtp

@@ -40,4 +40,31 @@ bool may_start_worker(std::size_t queued, std::size_t running_here, std::size_t 
            running_here < limits.destination_concurrency && running_here * limits.batch < queued;
 }
 
+std::vector<std::size_t> choose_starts(const std::vector<DestinationLoad>& dests, std::size_t first,
+                                       std::size_t running, std::size_t running_slow,
+                                       const WorkerLimits& limits) {
+    std::vector<std::size_t> out;
+    std::vector<std::size_t> workers;
+    for (const auto& d : dests) workers.push_back(d.running);
+    const std::size_t n = dests.size();
+    for (std::size_t round = 0; round < limits.destination_concurrency; ++round) {
+        for (Pace pace : {Pace::fast, Pace::unknown, Pace::slow}) {
+            for (std::size_t k = 0; k < n && running < limits.concurrency; ++k) {
+                std::size_t i = (first + k) % n;
+                const auto& d = dests[i];
+                if (d.pace != pace || workers[i] != round) continue;
+                bool slow = pace == Pace::slow;
+                if (slow && running_slow >= limits.slow_concurrency) continue;
+                if (!may_start_worker(d.queued, workers[i], running, limits)) continue;
+                out.push_back(i);
+                ++workers[i];
+                ++running;
+                if (slow) ++running_slow;
+            }
+        }
+        if (running >= limits.concurrency) break;
+    }
+    return out;
+}
+
 }  // namespace dr::relay

@@ -2,7 +2,8 @@
 // queue per destination), then up to `batch` messages per connection, each message with all
 // of its due recipients for that destination, in arrival (FIFO) order; and when another worker
 // for a destination may start. Entry points: recipient_domain(), take_batch(),
-// may_start_worker(). Pure: no I/O.
+// may_start_worker(), and which destinations get the free slots, fairly (choose_starts). Pure: no
+// I/O.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +40,7 @@ struct WorkerLimits {
     std::size_t concurrency = 100;             // deliveries at once, all destinations
     std::size_t destination_concurrency = 20;  // per destination
     std::size_t batch = 50;                    // messages per connection
+    std::size_t slow_concurrency = 25;         // slots all slow destinations may hold (SPEC §12)
 };
 
 // One more worker for a destination with `queued` due recipients, `running_here` workers of its
@@ -46,5 +48,26 @@ struct WorkerLimits {
 // batch each to do.
 bool may_start_worker(std::size_t queued, std::size_t running_here, std::size_t running,
                       const WorkerLimits& limits);
+
+// How a destination's last attempt went (SPEC §12): fast, not tried lately, or slow (it took
+// slow_attempt_time or more: timeouts, tarpits, dripping servers).
+enum class Pace { fast, unknown, slow };
+
+// One destination as the scheduler sees it when handing out slots.
+struct DestinationLoad {
+    std::size_t queued = 0;   // due recipients
+    std::size_t running = 0;  // its workers
+    Pace pace = Pace::unknown;
+};
+
+// Which destinations get a new worker now, in order (an index may repeat). Fair (SPEC §12):
+// round by round, every destination with fewer than r+1 workers gets its (r+1)th before any
+// gets more; within a round fast destinations come first, then unknown ones, then slow ones,
+// each starting at `first` and wrapping, so a crowd of tarpits ahead in the list cannot starve
+// a destination that works; slow destinations together stay within slow_concurrency
+// (`running_slow` is what they hold now).
+std::vector<std::size_t> choose_starts(const std::vector<DestinationLoad>& dests, std::size_t first,
+                                       std::size_t running, std::size_t running_slow,
+                                       const WorkerLimits& limits);
 
 }  // namespace dr::relay

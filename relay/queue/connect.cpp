@@ -62,6 +62,8 @@ asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
     o.tls = tls_mode(plan.tls);
     o.tls_context = &tls;
     o.timeouts = options.timeouts;
+    o.deadline = options.deadline;
+    o.reply_limits = options.reply_limits;
     o.hooks.prepare = [state](SSL* ssl) {
         state->prepare_error = dane::prepare(ssl, state->plan);
         return !state->prepare_error;

@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,12 +24,19 @@ namespace dr::relay {
 
 namespace asio = boost::asio;
 
+// SPEC §12 limits of one attempt; Postfix's smtp_* parameters and defaults.
 struct ConnectOptions {
     std::string helo_name = "localhost";
     smtp::StepTimeouts timeouts;
     // Where connection-level lines go the moment they happen ("Verified TLS connection
     // established to …" when the handshake completes). Unset: HostConnection::log.
     std::function<void(const std::string&)> log;
+    smtp::ReplyLimits reply_limits{2048, 100, 64 * 1024};
+    std::chrono::milliseconds attempt_timeout{3600'000};  // the whole attempt; 0: none
+    std::size_t mx_address_limit = 5;  // addresses tried per attempt; 0: no limit
+    std::size_t mx_session_limit = 2;  // sessions past the handshake per attempt; 0: no limit
+    // Set by deliver() from attempt_timeout: every step ends by then.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 struct HostConnection {

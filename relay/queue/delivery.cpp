@@ -15,22 +15,22 @@ smtp::Envelope with_recipients(const smtp::Envelope& env, const std::vector<std:
     return out;
 }
 
-namespace {
-
-struct Candidate {
-    const dane::HostPlan* plan;
-    dane::IpAddress address;
-};
-
-// Every (host, address) pair to try, in order; hosts the plan rules out
-// contribute only their failure.
-std::vector<Candidate> candidates(const dane::Destination& d) {
+std::vector<Candidate> candidates(const dane::Destination& d, std::size_t address_limit) {
     std::vector<Candidate> out;
     for (const auto& h : d.hosts)
         if (!h.plan.failure)
-            for (const auto& ip : h.plan.addresses) out.push_back({&h.plan, ip});
+            for (const auto& ip : h.plan.addresses)
+                if (address_limit == 0 || out.size() < address_limit) out.push_back({&h.plan, ip});
     return out;
 }
+
+ConnectOptions with_deadline(ConnectOptions options, std::chrono::steady_clock::time_point now) {
+    if (options.attempt_timeout > std::chrono::milliseconds::zero())
+        options.deadline = now + options.attempt_timeout;
+    return options;
+}
+
+namespace {
 
 class Attempt {
   public:
@@ -50,15 +50,27 @@ class Attempt {
         }
         for (const auto& h : d_.hosts)
             if (h.plan.failure) trouble_.note(*h.plan.failure);
-        auto list = candidates(d_);
-        for (std::size_t i = 0; i < list.size() && !pending_.empty(); ++i)
-            co_await try_host(list[i], i + 1 == list.size(), tls, options);
+        auto list = candidates(d_, options.mx_address_limit);
+        const std::size_t max_sessions = options.mx_session_limit;
+        std::size_t sessions = 0;
+        for (std::size_t i = 0; i < list.size() && !pending_.empty(); ++i) {
+            if (max_sessions && sessions >= max_sessions) break;
+            if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
+                trouble_.note(smtp::DeliveryStatus::temp("4.4.2", "delivery time limit exceeded"),
+                              "none");
+                break;
+            }
+            bool last = i + 1 == list.size() || (max_sessions && sessions + 1 >= max_sessions);
+            if (co_await try_host(list[i], last, tls, options)) ++sessions;
+        }
         finish_all(trouble_.verdict(), trouble_.relay());
         co_return std::move(report_);
     }
 
   private:
-    asio::awaitable<void> try_host(const Candidate& c, bool last_host, asio::ssl::context& tls,
+    // True when the session got through its handshake (greeting, EHLO, TLS): what counts
+    // towards mx_session_limit, as in Postfix, which does not count handshake failures.
+    asio::awaitable<bool> try_host(const Candidate& c, bool last_host, asio::ssl::context& tls,
                                    const ConnectOptions& options) {
         auto conn = co_await connect_host(*c.plan, c.address, d_.context.port, tls, options);
         for (auto& l : conn.log) report_.log.push_back(std::move(l));
@@ -67,7 +79,7 @@ class Attempt {
         if (!conn.status.ok()) {
             log(conn.relay + ": " + truncate_reply(conn.status.reason));
             trouble_.note(conn.status, conn.relay);
-            co_return;
+            co_return false;
         }
         int uses = 0;
         for (std::size_t m = 0; m < batch_.size() && conn.session->usable(); ++m) {
@@ -109,6 +121,7 @@ class Attempt {
             }
         }
         if (conn.session->usable()) co_await conn.session->quit();
+        co_return true;
     }
 
     void log(std::string line) {
@@ -188,7 +201,7 @@ asio::awaitable<AttemptReport> deliver(const dane::Destination& destination,
                                        asio::ssl::context& tls, const ConnectOptions& options,
                                        ProgressHook progress) {
     Attempt attempt(destination, batch, std::move(progress));
-    co_return co_await attempt.run(tls, options);
+    co_return co_await attempt.run(tls, with_deadline(options, std::chrono::steady_clock::now()));
 }
 
 }  // namespace dr::relay

@@ -1,6 +1,7 @@
 // One delivery attempt for one destination (SPEC §5.5, DESIGN §1): walks the
 // planned hosts and their addresses in order, connects with each host's TLS
-// plan, sends every message over the first connection that works, and turns
+// plan, sends every message over the first connection that works (within the attempt's
+// deadline, address and session limits of SPEC §12), and turns
 // each recipient into sent / deferred / bounced. Entry point: deliver(). The failure
 // policy it applies is relay/queue/trouble.hpp, shared with `dane-relay check`.
 #pragma once
@@ -62,6 +63,19 @@ struct AttemptReport {
 // delivery only in the window between the remote 250 and our status write.
 using ProgressHook = std::function<asio::awaitable<void>(const std::vector<RecipientResult>& all,
                                                          std::size_t first_new)>;
+
+// One (host, address) pair to try.
+struct Candidate {
+    const dane::HostPlan* plan;
+    dane::IpAddress address;
+};
+
+// Every (host, address) pair to try, in order, at most `address_limit` (0: all; Postfix's
+// smtp_mx_address_limit); hosts the plan rules out contribute only their failure.
+std::vector<Candidate> candidates(const dane::Destination& d, std::size_t address_limit);
+
+// The attempt's options with its deadline set from attempt_timeout, counted from `now`.
+ConnectOptions with_deadline(ConnectOptions options, std::chrono::steady_clock::time_point now);
 
 asio::awaitable<AttemptReport> deliver(const dane::Destination& destination,
                                        const std::vector<OutboundMessage>& batch,

@@ -95,15 +95,43 @@ void Scheduler::flush() {
 
 void Scheduler::pump() {
     if (stopping_) return;
-    const WorkerLimits limits{cfg_.concurrency, cfg_.destination_concurrency, cfg_.batch};
-    for (auto& [domain, q] : due_) {
-        auto& per = running_per_[domain];
-        while (may_start_worker(q.size(), per, running_, limits)) {
-            ++running_;
-            ++per;
-            asio::co_spawn(ex_, worker(domain), asio::detached);
-        }
+    const WorkerLimits limits{cfg_.concurrency, cfg_.destination_concurrency, cfg_.batch,
+                              cfg_.slow_concurrency};
+    std::vector<const std::string*> names;
+    std::vector<DestinationLoad> loads;
+    for (const auto& [domain, q] : due_) {
+        if (q.empty()) continue;
+        auto it = running_per_.find(domain);
+        names.push_back(&domain);
+        loads.push_back({q.size(), it == running_per_.end() ? 0 : it->second, pace(domain)});
     }
+    auto from = std::lower_bound(names.begin(), names.end(), next_first_,
+                                 [](const std::string* a, const std::string& b) { return *a < b; });
+    auto starts = choose_starts(loads, from - names.begin(), running_, running_slow_, limits);
+    for (auto i : starts) {
+        ++running_;
+        ++running_per_[*names[i]];
+        const bool slow = loads[i].pace == Pace::slow;
+        if (slow) ++running_slow_;
+        asio::co_spawn(ex_, worker(*names[i], slow), asio::detached);
+    }
+    // Round-robin: the next pump starts behind the last destination served.
+    if (!starts.empty()) next_first_ = *names[(starts.back() + 1) % names.size()];
+}
+
+Pace Scheduler::pace(const std::string& domain) const {
+    auto it = speed_.find(domain);
+    if (it == speed_.end()) return Pace::unknown;
+    return it->second.slow ? Pace::slow : Pace::fast;
+}
+
+void Scheduler::note_speed(const std::string& domain, std::chrono::steady_clock::duration took) {
+    const auto now = std::chrono::steady_clock::now();
+    speed_[domain] = {took >= cfg_.slow_attempt_time, now};
+    // What is known of a destination not tried for a day is forgotten (bounded memory).
+    if (speed_.size() > 1024)
+        std::erase_if(speed_,
+                      [&](const auto& e) { return now - e.second.at > std::chrono::hours(24); });
 }
 
 void Scheduler::arm_timer() {
@@ -129,13 +157,25 @@ void Scheduler::arm_timer() {
     });
 }
 
-asio::awaitable<void> Scheduler::worker(std::string domain) {
+asio::awaitable<void> Scheduler::worker(std::string domain, bool slow) {
     while (!stopping_) {
         auto it = due_.find(domain);
         if (it == due_.end() || it->second.empty()) break;
+        if (is_slow(domain) != slow) {
+            // Turned slow: go on only within the slow destinations' share (SPEC §12).
+            if (!slow && running_slow_ >= cfg_.slow_concurrency) break;
+            slow = !slow;
+            if (slow)
+                ++running_slow_;
+            else
+                --running_slow_;
+        }
         auto take = take_batch(it->second, cfg_.batch);  // one connection's worth
+        const auto t0 = std::chrono::steady_clock::now();
         co_await deliver_batch(domain, std::move(take));
+        note_speed(domain, std::chrono::steady_clock::now() - t0);
     }
+    if (slow) --running_slow_;
     --running_;
     if (--running_per_[domain] == 0) running_per_.erase(domain);
     if (auto it = due_.find(domain); it != due_.end() && it->second.empty()) due_.erase(it);
@@ -166,7 +206,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     const auto t0 = Clock::now();
     auto dest = co_await dane::resolve_destination(resolver_, domain, cfg_.policy, rng_);
     const auto dns_time = Clock::now() - t0;
-    ConnectOptions options;
+    ConnectOptions options = cfg_.connect;
     options.helo_name = cfg_.hostname;
     options.log = [this](const std::string& line) { log_.info(Role::smtp, line); };
     std::vector<bool> expired(batch.size(), false);

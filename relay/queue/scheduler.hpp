@@ -43,6 +43,11 @@ struct SchedulerConfig {
     std::size_t destination_concurrency = 20;
     std::size_t batch = 50;          // messages per connection before it is closed
     bool tls_feature_status = true;  // "tls=" in delivery lines ([log] tls_feature_status)
+    // SPEC §12: slow destinations (last attempt took slow_attempt_time or more) together hold
+    // at most slow_concurrency deliveries; free slots go round-robin (choose_starts).
+    std::size_t slow_concurrency = 25;
+    std::chrono::steady_clock::duration slow_attempt_time = std::chrono::seconds(60);
+    ConnectOptions connect;  // timeouts and limits of each attempt; helo_name is `hostname`
 };
 
 class Scheduler {
@@ -64,7 +69,10 @@ class Scheduler {
     void add_due(const std::string& id, std::size_t rcpt, const std::string& domain);
     void pump();
     void arm_timer();
-    asio::awaitable<void> worker(std::string domain);
+    asio::awaitable<void> worker(std::string domain, bool slow);
+    Pace pace(const std::string& domain) const;
+    bool is_slow(const std::string& domain) const { return pace(domain) == Pace::slow; }
+    void note_speed(const std::string& domain, std::chrono::steady_clock::duration took);
     asio::awaitable<void> finish(const MessageInfo& info, const std::string& content);
     asio::awaitable<void> keep_for_notice(const MessageInfo& info);
     asio::awaitable<void> deliver_batch(const std::string& domain,
@@ -87,6 +95,13 @@ class Scheduler {
 
     std::map<std::string, std::vector<DueRecipient>> due_;  // domain -> due, FIFO
     std::map<std::string, std::size_t> running_per_;        // domain -> deliveries running
+    struct Speed {
+        bool slow = false;
+        std::chrono::steady_clock::time_point at;  // of the last attempt's end
+    };
+    std::map<std::string, Speed> speed_;  // destinations attempted lately (SPEC §12 fairness)
+    std::size_t running_slow_ = 0;        // deliveries to slow destinations
+    std::string next_first_;              // where the next pump starts handing out slots
     std::multimap<std::int64_t, std::pair<std::string, std::size_t>> waiting_;  // µs -> (id, rcpt)
     std::set<std::pair<std::string, std::size_t>> queued_;   // in due_ or in flight
     std::map<std::string, Clock::time_point> active_since_;  // message -> entered active queue

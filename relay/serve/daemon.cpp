@@ -1,6 +1,7 @@
 // `dane-relay serve` (see daemon.hpp): start-up as a list of named steps, then signals.
 #include "relay/serve/daemon.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,7 +9,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <iostream>
 
 #include "dane/verify.hpp"
@@ -25,6 +28,30 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
+// SPEC §12: the [smtp] limits as the delivery's options; each Postfix timeout covers its steps.
+ConnectOptions connect_options(const conf::SmtpClientConfig& c) {
+    using smtp::Step;
+    ConnectOptions o;
+    auto set = [&](std::initializer_list<Step> steps, std::chrono::seconds t) {
+        for (Step s : steps) o.timeouts.set(s, t);
+    };
+    set({Step::connect}, c.connect_timeout);
+    set({Step::greeting, Step::ehlo, Step::helo}, c.helo_timeout);
+    set({Step::starttls, Step::tls_handshake}, c.starttls_timeout);
+    set({Step::mail}, c.mail_timeout);
+    set({Step::rcpt}, c.rcpt_timeout);
+    set({Step::data}, c.data_init_timeout);
+    set({Step::body}, c.data_xfer_timeout);
+    set({Step::end_of_data}, c.data_done_timeout);
+    set({Step::rset}, c.rset_timeout);
+    set({Step::quit}, c.quit_timeout);
+    o.attempt_timeout = c.attempt_timeout;
+    o.reply_limits = {c.line_length_limit, c.reply_lines_limit, c.reply_size_limit};
+    o.mx_address_limit = c.mx_address_limit;
+    o.mx_session_limit = c.mx_session_limit;
+    return o;
+}
+
 SchedulerConfig scheduler_config(const conf::Config& cfg) {
     SchedulerConfig s;
     s.queue = cfg.queue;
@@ -33,6 +60,9 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
     s.concurrency = cfg.queue.concurrency;
     s.destination_concurrency = cfg.queue.destination_concurrency;
     s.tls_feature_status = cfg.log.tls_feature_status;
+    s.slow_concurrency = cfg.queue.slow_concurrency;
+    s.slow_attempt_time = cfg.queue.slow_attempt_time;
+    s.connect = connect_options(cfg.smtp);
     return s;
 }
 
@@ -51,8 +81,9 @@ class Daemon {
     // the rest once the resolver has shown that it validates.
     int run() {
         using Step = std::string (Daemon::*)();
-        for (Step step : {&Daemon::client_tls, &Daemon::server_tls, &Daemon::bind_listeners,
-                          &Daemon::open_evidence_log, &Daemon::make_resolver})
+        for (Step step :
+             {&Daemon::raise_fd_limit, &Daemon::client_tls, &Daemon::server_tls,
+              &Daemon::bind_listeners, &Daemon::open_evidence_log, &Daemon::make_resolver})
             if (auto err = (this->*step)(); !err.empty()) return fail(err);
         asio::co_spawn(io_, start(), asio::detached);
         io_.run();
@@ -60,6 +91,18 @@ class Daemon {
     }
 
   private:
+    // SPEC §12: every connection and delivery holds a descriptor; take what the system allows.
+    std::string raise_fd_limit() {
+        rlimit lim{};
+        if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+            lim.rlim_cur = lim.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+                log_.warning(Role::master, std::string("cannot raise the open file limit: ") +
+                                               std::strerror(errno));
+        }
+        return {};
+    }
+
     int fail(const std::string& why) {
         log_.fatal(Role::master, why);
         std::cerr << "dane-relay serve: " << why << "\n";

@@ -91,6 +91,9 @@ max_recipients = 50
 command_timeout = 60
 max_connections = 7
 max_connections_per_client = 3
+session_timeout = "10m"
+max_unallowed_connections = 0
+junk_command_limit = 7
 [spool]
 dir = "/srv/spool"
 [queue]
@@ -99,6 +102,25 @@ maximal_backoff = "2h"
 maximal_queue_lifetime = 0
 concurrency = 8
 destination_concurrency = 2
+slow_concurrency = 3
+slow_attempt_time = "2m"
+[smtp]
+connect_timeout = "5s"
+helo_timeout = 6
+starttls_timeout = "7s"
+mail_timeout = "8s"
+rcpt_timeout = "9s"
+data_init_timeout = "10s"
+data_xfer_timeout = "11s"
+data_done_timeout = "12s"
+rset_timeout = "13s"
+quit_timeout = "14s"
+attempt_timeout = "15m"
+line_length_limit = 512
+reply_lines_limit = 3
+reply_size_limit = "1k"
+mx_address_limit = 0
+mx_session_limit = 9
 [dns]
 unbound_conf = "/etc/dane-relay/unbound.conf"
 forwarders = ["192.0.2.53", "[2001:db8::53]:5353"]
@@ -140,6 +162,24 @@ tls_feature_status = false
     EXPECT_EQ(c.queue.maximal_queue_lifetime, seconds(0));
     EXPECT_EQ(c.queue.concurrency, 8u);
     EXPECT_EQ(c.queue.destination_concurrency, 2u);
+    EXPECT_EQ(c.server.session_timeout, seconds(600));
+    EXPECT_EQ(c.server.max_unallowed_connections, 0u);
+    EXPECT_EQ(c.server.junk_command_limit, 7u);
+    EXPECT_EQ(c.queue.slow_concurrency, 3u);
+    EXPECT_EQ(c.queue.slow_attempt_time, seconds(120));
+    const auto& m = c.smtp;
+    EXPECT_EQ(
+        (std::vector{m.connect_timeout, m.helo_timeout, m.starttls_timeout, m.mail_timeout,
+                     m.rcpt_timeout, m.data_init_timeout, m.data_xfer_timeout, m.data_done_timeout,
+                     m.rset_timeout, m.quit_timeout}),
+        (std::vector<seconds>{seconds(5), seconds(6), seconds(7), seconds(8), seconds(9),
+                              seconds(10), seconds(11), seconds(12), seconds(13), seconds(14)}));
+    EXPECT_EQ(m.attempt_timeout, seconds(900));
+    EXPECT_EQ(m.line_length_limit, 512u);
+    EXPECT_EQ(m.reply_lines_limit, 3u);
+    EXPECT_EQ(m.reply_size_limit, 1024u);
+    EXPECT_EQ(m.mx_address_limit, 0u);
+    EXPECT_EQ(m.mx_session_limit, 9u);
     EXPECT_EQ(c.dns.unbound_conf, "/etc/dane-relay/unbound.conf");
     EXPECT_EQ(c.dns.forwarders, (std::vector{parse_endpoint("192.0.2.53:53"),
                                              parse_endpoint("[2001:db8::53]:5353")}));
@@ -276,6 +316,11 @@ TEST(Loader, BadValues) {
         {"[dns]\ntrust_anchor_file = \"root.key\"",
          "2:21: dns.trust_anchor_file: bad path \"root.key\": must be absolute (start with \"/\")"},
         {"[dns]\nquery_timeout = \"0s\"", "2:17: dns.query_timeout: must be at least 1s"},
+        {"[smtp]\nhelo_timeout = \"0s\"", "2:16: smtp.helo_timeout: must be at least 1s"},
+        {"[smtp]\nline_length_limit = 100",
+         "2:21: smtp.line_length_limit: must be 512..1000000, not 100"},
+        {"[smtp]\nmx_session_limit = -1", "2:20: smtp.mx_session_limit: must be 0..1000, not -1"},
+        {"[server]\nsession_timeout = 0", "2:19: server.session_timeout: must be at least 1s"},
         {"[tls]\nkey = \"key.pem\"\ncert = \"/c.pem\"",
          "2:7: tls.key: bad path \"key.pem\": must be absolute (start with \"/\")"},
         {"[policy]\ndefault = \"DANE\"",
@@ -349,6 +394,7 @@ TEST(Loader, UnknownKeysAtEveryLevel) {
         {"[spool]\ndirectory = \"/x\"", "2:1: unknown key spool.directory"},
         {"[queue]\nbackoff = \"5m\"", "2:1: unknown key queue.backoff"},
         {"[dns]\nforwarder = []", "2:1: unknown key dns.forwarder"},
+        {"[smtp]\ntimeout = \"5s\"", "2:1: unknown key smtp.timeout"},
         {"[tls]\nca = \"/x\"", "2:1: unknown key tls.ca"},
         {"[policy]\ndefaults = \"may\"", "2:1: unknown key policy.defaults"},
         {"[policy.domains]\n\"a.example\" = { level = \"may\", next_hop = \"[b.example]\" }",

@@ -65,7 +65,8 @@ class DeliveryLab : public ::testing::Test {
         return m;
     }
 
-    AttemptReport send(const std::string& domain, const std::vector<OutboundMessage>& batch) {
+    AttemptReport send(const std::string& domain, const std::vector<OutboundMessage>& batch,
+                       std::size_t address_limit = 5, std::size_t session_limit = 2) {
         asio::io_context io;
         dane::Resolver resolver(io.get_executor(), dns_);
         conf::PolicyConfig policy;
@@ -73,6 +74,8 @@ class DeliveryLab : public ::testing::Test {
         ConnectOptions options;
         options.helo_name = "relay.test";
         options.timeouts.cap(std::chrono::seconds(20));
+        options.mx_address_limit = address_limit;
+        options.mx_session_limit = session_limit;
         auto fut = asio::co_spawn(
             io,
             [&]() -> asio::awaitable<AttemptReport> {
@@ -206,6 +209,22 @@ TEST_F(DeliveryLab, PerRecipientReplies) {
     auto data = send("data-tempfail.test", {message("QIDDATA0001", {"x@data-tempfail.test"})});
     EXPECT_EQ(data.recipients.at(0).state, RecipientState::deferred);
     EXPECT_EQ(data.recipients.at(0).dsn, "4.3.0");
+}
+
+// SPEC §12, Postfix's smtp_mx_address_limit and smtp_mx_session_limit: a host that defers
+// every recipient after the handshake is tried on each of its addresses only within both
+// limits; a host that fails the handshake (DANE mismatch) does not use up a session.
+TEST_F(DeliveryLab, AddressAndSessionLimits) {
+    auto msg = [&] { return std::vector{message("QIDLIMIT001", {"x@rcpt-tempfail.test"})}; };
+    auto all = send("rcpt-tempfail.test", msg(), 0, 0);
+    ASSERT_GE(all.connections.size(), 2u) << "the host needs two addresses for this test";
+    EXPECT_EQ(send("rcpt-tempfail.test", msg(), 0, 1).connections.size(), 1u);
+    EXPECT_EQ(send("rcpt-tempfail.test", msg(), 1, 0).connections.size(), 1u);
+    auto r = send("rcpt-tempfail.test", msg(), 0, 1);
+    EXPECT_EQ(r.recipients.at(0).state, RecipientState::deferred);
+    auto two = send("two-mx.test", {message("QIDLIMIT002", {"b@two-mx.test"})}, 0, 1);
+    EXPECT_GE(two.connections.size(), 2u);
+    EXPECT_EQ(two.recipients.at(0).state, RecipientState::sent);
 }
 
 TEST_F(DeliveryLab, DnsVerdicts) {

@@ -17,7 +17,8 @@ class Relay:
     """`start=False` leaves the config to be adjusted before start()."""
 
     def __init__(self, extra="", allowed='["127.0.0.1/32"]', lifetime="1h", backoff="1s",
-                 max_backoff=None, user="", spool=None, start=True):
+                 max_backoff=None, user="", spool=None, start=True, server="", queue=""):
+        """`server` and `queue`: more lines for those sections; `extra`: more sections."""
         self.dir = tempfile.mkdtemp(prefix="dr-serve-")
         self.log = os.path.join(self.dir, "maillog")
         self.conf = os.path.join(self.dir, "relay.toml")
@@ -25,9 +26,10 @@ class Relay:
         self.options = dict(allowed=allowed, lifetime=lifetime, backoff=backoff,
                             max_backoff=max_backoff or ("2s" if backoff == "1s" else backoff),
                             user=user, spool=spool or os.path.join(self.dir, "spool"),
-                            extra=extra)
+                            extra=extra, server=server, queue=queue)
         self.write_conf()
         self.proc = None
+        self.preexec = None  # runs in the child before exec (e.g. resource limits)
         self.starts = 0
         if start:
             self.start()
@@ -42,12 +44,14 @@ allowed_clients = {o['allowed']}
 hostname = "relay.test"
 user = "{o['user']}"
 max_connections_per_client = 1000
+{o['server']}
 [spool]
 dir = "{o['spool']}"
 [queue]
 minimal_backoff = "{o['backoff']}"
 maximal_backoff = "{o['max_backoff']}"
 maximal_queue_lifetime = "{o['lifetime']}"
+{o['queue']}
 [dns]
 unbound_conf = "{os.environ['LAB_UNBOUND_CONF']}"
 query_timeout = "5s"
@@ -62,7 +66,7 @@ json = "{self.evidence}"
         self.starts += 1
         with open(os.path.join(self.dir, "stderr"), "a") as err:
             self.proc = subprocess.Popen([BINARY, "serve", "-c", self.conf], stdout=err,
-                                         stderr=err)
+                                         stderr=err, preexec_fn=self.preexec)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if sum("daemon started" in l for l in self.lines()) >= self.starts:

@@ -1,10 +1,12 @@
 // The scheduler's grouping and batching (relay/queue/batch.hpp), SPEC §4: recipients grouped
 // by destination domain, up to `batch` messages per connection, all of a message's due
 // recipients in the same batch, arrival order kept; workers bounded globally and per
-// destination.
+// destination; free slots handed out fairly, slow destinations within their share (SPEC §12).
 #include "relay/queue/batch.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 namespace dr::relay {
 namespace {
@@ -54,7 +56,7 @@ TEST(TakeBatch, EmptyAndZero) {
 }
 
 TEST(Workers, OnePerBatchOfQueuedRecipientsWithinBothLimits) {
-    WorkerLimits l{100, 20, 50};
+    WorkerLimits l{100, 20, 50, 25};
     EXPECT_FALSE(may_start_worker(0, 0, 0, l));       // nothing to do
     EXPECT_TRUE(may_start_worker(1, 0, 0, l));        // first worker
     EXPECT_FALSE(may_start_worker(50, 1, 1, l));      // one worker has a full batch
@@ -62,6 +64,66 @@ TEST(Workers, OnePerBatchOfQueuedRecipientsWithinBothLimits) {
     EXPECT_FALSE(may_start_worker(5000, 20, 20, l));  // destination_concurrency
     EXPECT_FALSE(may_start_worker(5000, 3, 100, l));  // concurrency, all destinations
     EXPECT_TRUE(may_start_worker(5000, 19, 99, l));
+}
+
+// SPEC §12 fairness: every destination gets its first worker before any gets a second,
+// starting at `first` and wrapping.
+TEST(Fairness, FirstWorkersGoRoundRobinBeforeSeconds) {
+    WorkerLimits l{4, 20, 1, 25};
+    std::vector<DestinationLoad> d{{10, 0, Pace::fast}, {10, 0, Pace::fast}, {10, 0, Pace::fast}};
+    EXPECT_EQ(choose_starts(d, 0, 0, 0, l), (std::vector<std::size_t>{0, 1, 2, 0}));
+    EXPECT_EQ(choose_starts(d, 2, 0, 0, l), (std::vector<std::size_t>{2, 0, 1, 2}));
+    // One already busy with two workers waits until the others have as many.
+    d[0].running = 2;
+    EXPECT_EQ(choose_starts(d, 0, 2, 0, l), (std::vector<std::size_t>{1, 2}));
+}
+
+// A long list of busy destinations ahead of it cannot starve the last one.
+TEST(Fairness, ManyBusyDestinationsDoNotStarveTheLast) {
+    WorkerLimits l{150, 20, 1, 25};
+    std::vector<DestinationLoad> d(200, DestinationLoad{50, 0, Pace::unknown});
+    d.back().queued = 1;
+    auto got = choose_starts(d, 0, 0, 0, l);
+    EXPECT_EQ(got.size(), 150u);  // concurrency
+    // Handed out from `first` on; a later pump starts behind the last served (the scheduler
+    // keeps that), so the one at the end is reached within two pumps.
+    auto next = choose_starts(d, got.back() + 1, 0, 0, l);
+    EXPECT_NE(std::find(next.begin(), next.end(), 199u), next.end());
+}
+
+// Slow destinations together hold at most slow_concurrency slots; the rest stay free for
+// the others, however many slow ones there are.
+TEST(Fairness, SlowDestinationsShareACap) {
+    WorkerLimits l{100, 20, 1, 10};
+    std::vector<DestinationLoad> d(150, DestinationLoad{5, 0, Pace::slow});
+    d.push_back({5, 0, Pace::unknown});  // one healthy destination at the very end
+    auto got = choose_starts(d, 0, 0, 0, l);
+    std::size_t slow = 0, healthy = 0;
+    for (auto i : got) (d[i].pace == Pace::slow ? slow : healthy) += 1;
+    EXPECT_EQ(slow, 10u);
+    EXPECT_EQ(healthy, 5u);  // within destination_concurrency and its queue
+    // With the slow share already taken, only the healthy one starts.
+    EXPECT_EQ(choose_starts(d, 0, 10, 10, l), (std::vector<std::size_t>{150, 150, 150, 150, 150}));
+}
+
+// Within a round, a destination that works goes before unknown ones, and those before slow
+// ones: a crowd of untried tarpits ahead in the list does not delay mail that flows.
+TEST(Fairness, FastBeforeUnknownBeforeSlow) {
+    WorkerLimits l{3, 20, 1, 25};
+    std::vector<DestinationLoad> d{
+        {5, 0, Pace::slow}, {5, 0, Pace::unknown}, {5, 0, Pace::unknown}, {5, 0, Pace::fast}};
+    EXPECT_EQ(choose_starts(d, 0, 0, 0, l), (std::vector<std::size_t>{3, 1, 2}));
+    l.concurrency = 5;
+    // Second workers only after every destination has its first.
+    EXPECT_EQ(choose_starts(d, 0, 0, 0, l), (std::vector<std::size_t>{3, 1, 2, 0, 3}));
+}
+
+TEST(Fairness, NothingToDoOrNoRoom) {
+    WorkerLimits l{2, 20, 50, 25};
+    EXPECT_TRUE(choose_starts({}, 0, 0, 0, l).empty());
+    std::vector<DestinationLoad> d{{10, 0, Pace::unknown}};
+    EXPECT_TRUE(choose_starts(d, 0, 2, 0, l).empty());   // concurrency reached
+    EXPECT_EQ(choose_starts(d, 0, 0, 0, l).size(), 1u);  // 10 queued: one batch of 50
 }
 
 }  // namespace

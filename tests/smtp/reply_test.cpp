@@ -98,6 +98,24 @@ TEST(Reply, LimitsAreEnforced) {
     EXPECT_EQ(parse_reply(many).error, ReplyError::too_many_lines);
 }
 
+// SPEC §12: the lines of one reply together are capped too, and the count starts again
+// for the next reply.
+TEST(Reply, TotalSizeIsCapped) {
+    const ReplyLimits limits{100, 1000, 1000};
+    std::string big;
+    for (int i = 0; i < 20; ++i) big += "250-" + std::string(60, 'x') + "\r\n";
+    big += "250 end\r\n";
+    EXPECT_EQ(parse_reply(big, limits).error, ReplyError::too_large);
+    EXPECT_EQ(to_string(ReplyError::too_large), "reply too large");
+    ReplyParser p(limits);
+    for (int r = 0; r < 3; ++r) {  // 3 replies of 640 octets: each within the cap
+        for (int i = 0; i < 9; ++i) EXPECT_FALSE(p.feed("250-" + std::string(60, 'x')));
+        EXPECT_FALSE(p.feed("250 " + std::string(60, 'x')));
+        ASSERT_TRUE(p.done());
+        p.take();
+    }
+}
+
 TEST(Reply, ParserIsReusableAfterTake) {
     ReplyParser p;
     EXPECT_FALSE(p.feed("250-a"));

@@ -449,6 +449,64 @@ TEST_F(Server, IdleTimeoutSends421) {
     EXPECT_EQ(r.line(), "421 4.4.2 relay.test.example Error: timeout exceeded");
 }
 
+// SPEC §12: a client that keeps sending commands (slowloris) still meets the session deadline.
+TEST_F(Server, SessionDeadlineEndsABusySession) {
+    options.session_timeout = 600ms;
+    start();
+    Raw r(port());
+    r.line();
+    auto t0 = std::chrono::steady_clock::now();
+    std::string got;
+    for (int i = 0; i < 40; ++i) {  // one NOOP every 50 ms: never idle, for 2 s
+        r.send("NOOP\r\n");
+        got = r.line();
+        if (got != "250 2.0.0 Ok") break;
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(got, "421 4.4.2 relay.test.example Error: timeout exceeded");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+}
+
+// Postfix's smtpd_junk_command_limit: NOOP, RSET and VRFY beyond it count as errors.
+TEST_F(Server, JunkCommandFloodCloses) {
+    options.junk_limit = 5;
+    options.max_errors = 2;
+    start();
+    Raw r(port());
+    r.line();
+    std::string flood;
+    for (int i = 0; i < 3; ++i) flood += "NOOP\r\nRSET\r\nVRFY x\r\n";
+    r.send(flood);
+    std::vector<std::string> got;
+    for (int i = 0; i < 10; ++i) got.push_back(r.line());
+    // 5 free, 2 errors allowed, the 8th junk command is the third error: 421.
+    EXPECT_EQ(got[7], "250 2.0.0 Ok");
+    EXPECT_EQ(got[8], "421 4.7.0 relay.test.example Error: too many errors");
+    EXPECT_EQ(got[9], "<End of file>");
+}
+
+TEST_F(Server, JunkCountStartsAgainAfterAMessage) {
+    options.junk_limit = 2;
+    options.max_errors = 0;
+    start();
+    Raw r(port());
+    r.line();
+    r.send("EHLO c\r\n");
+    r.reply();
+    for (int m = 0; m < 3; ++m) {
+        r.send("RSET\r\nNOOP\r\n");
+        EXPECT_EQ(r.line(), "250 2.0.0 Ok");
+        EXPECT_EQ(r.line(), "250 2.0.0 Ok");
+        r.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n");
+        EXPECT_EQ(r.line(), "250 2.1.0 Ok");
+        EXPECT_EQ(r.line(), "250 2.1.5 Ok");
+        EXPECT_EQ(r.line().substr(0, 3), "354");
+        r.send("Subject: x\r\n\r\nbody\r\n.\r\n");
+        EXPECT_EQ(r.line().substr(0, 3), "250");
+    }
+    EXPECT_EQ(sink.count(), 3u);
+}
+
 TEST_F(Server, CommandsInjectedBeforeTlsAreDiscarded) {
     start();
     Raw r(port());
@@ -484,6 +542,7 @@ TEST_F(Server, RefuseSends421AndCloses) {
 }
 
 TEST_F(Server, LongPipelinedBatchIsAnsweredCompletely) {
+    options.junk_limit = 10000;  // 3000 NOOPs: a flood otherwise (JunkCommandFloodCloses)
     start();
     Raw r(port());
     r.line();
