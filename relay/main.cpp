@@ -8,6 +8,7 @@
 #include "relay/cli/check.hpp"
 #include "relay/cli/config_command.hpp"
 #include "relay/cli/queue_command.hpp"
+#include "relay/cli/report_command.hpp"
 #include "relay/cli/tlsa_command.hpp"
 #include "relay/serve/daemon.hpp"
 
@@ -23,12 +24,14 @@ constexpr const char* kUsage =
     "                                the queue (running daemon or stopped spool)\n"
     "  tlsa    FILE [--usage U --selector S --mtype M] [--host H --port P] [--next FILE]\n"
     "                                the TLSA record to publish for a certificate or key\n"
+    "  report  [LOG...] [--json|--csv] [--html FILE] [--since T] [--until T]\n"
+    "                                tally a mail log by TLS level, failure, domain, MX host\n"
     "  config  check [-c FILE]       validate a configuration file\n"
     "\n"
-    "planned (not yet available): monitor, report\n"
+    "planned (not yet available): monitor\n"
     "Every command has --help. Without -c, a command that uses the configuration reads\n"
     "/etc/dane-relay/dane-relay.toml when it exists, else the built-in defaults apply\n"
-    "(tlsa reads none).\n";
+    "(tlsa and report read none).\n";
 
 struct Command {
     std::string_view name;
@@ -42,6 +45,7 @@ constexpr Command kCommands[] = {
     {"check", dr::relay::run_check},
     {"queue", dr::relay::run_queue},
     {"tlsa", dr::relay::run_tlsa},
+    {"report", dr::relay::run_report},
     {"config", dr::relay::run_config},
 };
 // clang-format on
