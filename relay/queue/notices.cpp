@@ -47,7 +47,9 @@ boost::asio::awaitable<NoticeResult> queue_bounce_notice(AsyncSpool& spool, Logg
     env.smtputf8 = notice->smtputf8;
     env.client_name = "localhost";
     env.helo = hostname;
-    auto r = co_await spool.async_commit(env, notice->message, boost::asio::use_awaitable);
+    // The notice may use the space kept back from new mail (SpoolOptions::min_free_bytes).
+    auto r = co_await spool.async_commit(env, notice->message, boost::asio::use_awaitable,
+                                         Reserve::may_use);
     if (r.ec) {
         log.warning(Role::bounce,
                     info.id + ": cannot queue the non-delivery notification: " + r.ec.message());
