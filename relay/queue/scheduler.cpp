@@ -44,7 +44,7 @@ Scheduler::Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver
 
 void Scheduler::start() {
     for (const auto& info : spool_.spool().list()) {
-        if (info.done() && info.notice_owed()) {
+        if (info.done() && owes_notice(info)) {
             // Final, but the notice may not have been queued when we stopped: queue it now.
             asio::co_spawn(ex_, finish(info.id), asio::detached);
         } else if (info.done()) {
@@ -54,6 +54,15 @@ void Scheduler::start() {
             enqueue(info.id);
         }
     }
+}
+
+// A bounce whose notice is not queued: none marked, or the one marked (before its commit) is
+// neither committed by this process nor in the queue, so a crash came before its commit. The
+// originals are checked at start-up before any notice can be delivered and removed.
+bool Scheduler::owes_notice(const MessageInfo& info) const {
+    if (info.notice_owed()) return true;
+    if (info.notice.empty() || info.notice == "none") return false;
+    return !sent_notices_.count(info.notice) && !spool_.spool().get(info.notice);
 }
 
 // The spool's state with the states not yet written over it: what the queue manager acts on.
@@ -296,7 +305,7 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
     if (!finishing_.insert(id).second) co_return;
     auto info = current(id);
     bool damaged = false;
-    if (info && info->done() && info->notice_owed()) {
+    if (info && info->done() && owes_notice(*info)) {
         std::string content;
         auto ec = spool_.spool().read_body(id, content);
         damaged = ec == SpoolErrc::corrupt;
@@ -311,6 +320,7 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
             later(id);
             co_return;
         }
+        info = current(id);  // with the notice's ID
     }
     if (info && info->done()) {
         auto ec = damaged ? spool_.spool().move_to_corrupt(id) : spool_.spool().remove(id);
@@ -327,12 +337,14 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
             log_.info(Role::qmgr, id + ": removed");
         active_since_.erase(id);
         unsaved_.erase(id);
+        if (info->notice != "none") sent_notices_.erase(info->notice);
     }
     finishing_.erase(id);
 }
 
-// Queues the notice and marks it in the original's journal, so that a restart before the
-// removal does not queue a second one. False when it could not be queued (try again later).
+// Queues the notice (queue_bounce_notice marks its ID in the original's journal first, so
+// that a restart before the removal does not queue a second one). False when it could not be queued
+// (try again later).
 asio::awaitable<bool> Scheduler::queue_notice_for(const MessageInfo& info,
                                                   const std::string& content) {
     auto notice = co_await queue_bounce_notice(spool_, log_, cfg_.hostname, info, content);
@@ -342,9 +354,13 @@ asio::awaitable<bool> Scheduler::queue_notice_for(const MessageInfo& info,
                                      std::to_string(cfg_.queue.minimal_backoff.count()) + "s");
         co_return false;
     }
-    if (notice.kind == NoticeResult::Kind::queued) enqueue(notice.id);
-    // A failed mark only risks a second notice after a crash; the notice itself is queued.
-    co_await spool_.async_mark_notice(info.id, notice.id, asio::use_awaitable);
+    if (notice.kind == NoticeResult::Kind::queued) {
+        sent_notices_.insert(notice.id);
+        enqueue(notice.id);
+    } else {
+        // None wanted: say so, so that a restart does not compose it again.
+        co_await spool_.async_mark_notice(info.id, "", asio::use_awaitable);
+    }
     co_return true;
 }
 

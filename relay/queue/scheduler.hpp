@@ -67,6 +67,7 @@ class Scheduler {
     using Clock = std::chrono::system_clock;
     using Steady = std::chrono::steady_clock;
     std::optional<MessageInfo> current(const std::string& id) const;
+    bool owes_notice(const MessageInfo& info) const;
     void add_due(const std::string& id, std::size_t rcpt, const std::string& domain);
     void wait(const std::string& id, std::size_t rcpt, std::int64_t wall_us);
     void pump();
@@ -105,8 +106,9 @@ class Scheduler {
     std::set<std::pair<std::string, std::size_t>> queued_;       // in due_ or in flight
     // States whose spool write failed, newer than the spool's: id -> rcpt -> state.
     std::map<std::string, std::map<std::size_t, RcptState>> unsaved_;
-    std::set<std::string> retrying_;   // messages with a retry_later() pending
-    std::set<std::string> finishing_;  // messages in finish(), so one notice each
+    std::set<std::string> retrying_;      // messages with a retry_later() pending
+    std::set<std::string> finishing_;     // messages in finish(), so one notice each
+    std::set<std::string> sent_notices_;  // notices committed for messages not yet removed
     std::map<std::string, Clock::time_point> active_since_;  // message -> entered active queue
     asio::steady_timer timer_;
     asio::steady_timer idle_;  // signalled when running_ drops to zero while draining

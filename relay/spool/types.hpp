@@ -55,8 +55,9 @@ struct MessageInfo {
     std::uint64_t body_size = 0;
     std::uint64_t file_size = 0;
     bool held = false;
-    // The bounce notice, once queued (journal record N): its queue ID, or "none" when the
-    // sender gets none. Empty: not known to be queued.
+    // The bounce notice (journal record N, written just before the notice's commit): its queue
+    // ID, or "none" when the sender gets none. Empty: none made yet. An ID that is not in the
+    // queue after a restart means the commit did not happen (the scheduler checks).
     std::string notice;
     // True when every recipient is delivered or bounced.
     bool done() const;
