@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <tuple>
 
 #include "dane/destination.hpp"
 #include "relay/queue/delivery.hpp"
@@ -125,14 +126,18 @@ void Scheduler::flush() {
 void Scheduler::pump() {
     if (stopping_) return;
     const WorkerLimits limits{cfg_.concurrency, cfg_.destination_concurrency, cfg_.batch};
+    std::vector<std::string> start;
     for (auto& [domain, q] : due_) {
         auto& per = running_per_[domain];
         while (may_start_worker(q.size(), per, running_, limits)) {
             ++running_;
             ++per;
-            asio::co_spawn(ex_, worker(domain), asio::detached);
+            start.push_back(domain);
         }
     }
+    // Spawned after the loop: co_spawn runs a worker at once, and one with nothing to wait
+    // for (every entry stale) finishes inside it and erases its due_ entry.
+    for (const auto& domain : start) asio::co_spawn(ex_, worker(domain), asio::detached);
 }
 
 void Scheduler::arm_timer() {
@@ -205,11 +210,14 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     std::vector<OutboundMessage> batch;
     std::vector<MessageInfo> infos;
     std::vector<std::vector<std::size_t>> indexes;
-    for (auto& [id, all] : groups) {
+    // Bodies that cannot be read, handled after the loop (no co_await inside it).
+    std::vector<std::tuple<MessageInfo, std::vector<std::size_t>, std::error_code>> unread;
+    for (const auto& group : groups) {
+        const std::string& id = group.id;
         auto info = current(id);
         // Only recipients still to deliver: a stale entry (flush, release) must not resend.
         std::vector<std::size_t> rcpts;
-        for (auto r : all) {
+        for (auto r : group.rcpts) {
             auto s = info ? info->rcpts[r].status : RcptStatus::delivered;
             if (s == RcptStatus::pending || s == RcptStatus::deferred)
                 rcpts.push_back(r);
@@ -220,17 +228,17 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
         std::error_code ec =
             info && !rcpts.empty() ? spool_.spool().read_body(id, body) : std::error_code();
         if (info && !info->held && ec && ec != SpoolErrc::not_found) {
-            co_await unreadable(*info, rcpts, ec);
-            continue;
-        }
-        if (!info || info->held || ec || rcpts.empty()) {
+            unread.emplace_back(std::move(*info), std::move(rcpts), ec);
+        } else if (!info || info->held || ec || rcpts.empty()) {
             for (auto r : rcpts) queued_.erase({id, r});
-            continue;
+        } else {
+            batch.push_back({id, with_recipients(info->envelope, rcpts), std::move(body)});
+            infos.push_back(std::move(*info));
+            indexes.push_back(rcpts);
         }
-        batch.push_back({id, with_recipients(info->envelope, rcpts), std::move(body)});
-        infos.push_back(std::move(*info));
-        indexes.push_back(rcpts);
     }
+    for (const auto& u : unread)
+        co_await unreadable(std::get<0>(u), std::get<1>(u), std::get<2>(u));
     if (batch.empty()) co_return;
 
     const auto t0 = Clock::now();
@@ -258,7 +266,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             updates[rr.message].push_back({ri, st});
         }
         applied = all.size();
-        for (auto& [m, ups] : updates) co_await record(infos[m].id, std::move(ups));
+        for (auto& u : updates) co_await record(infos[u.first].id, std::move(u.second));
     };
     auto report = co_await deliver(dest, batch, tls_, options, apply);
     for (const auto& line : report.log) log_.info(Role::smtp, line);
