@@ -3,7 +3,8 @@
 (fault_shim.cpp, DR_FAULT_SHIM) that fails calls while a flag file exists:
 - a journal write that fails (fdatasync ENOSPC) after a delivery does not make
   the relay deliver again every minimal_backoff: one copy, then the state is
-  written once the disk is back and the message removed;
+  written once the disk is back and the message removed; a restart before
+  that write delivers it once more (the SPEC §4 window), not more;
 - a body that cannot be read (EMFILE) is retried, not forgotten;
 - a body damaged on disk (CRC) is bounced to its sender and moved to corrupt/.
 Runs inside the lab (tests/lab/lab run -- ...)."""
@@ -50,7 +51,7 @@ class Faults(unittest.TestCase):
 
     def send(self, sender, rcpt, n):
         with smtplib.SMTP("127.0.0.1", 10025, timeout=30) as s:
-            s.sendmail(sender, [rcpt], f"Subject: fault {n}\r\nMessage-ID: <f{n}@x>\r\n\r\nbody {n}\r\n")
+            s.sendmail(sender, rcpt if isinstance(rcpt, list) else [rcpt], f"Subject: fault {n}\r\nMessage-ID: <f{n}@x>\r\n\r\nbody {n}\r\n")
 
     def count(self, rcpt):
         return len(relaylab.received(self.lab, rcpt))
@@ -73,6 +74,28 @@ class Faults(unittest.TestCase):
               f"{self.count(rcpt)}")
         self.assertEqual(copies_while_failing, 1)
         self.assertEqual(self.count(rcpt), 1)
+
+    def test_restart_while_a_state_is_unsaved_sends_one_extra_copy(self):
+        # A second recipient that keeps deferring (no-starttls.test) keeps the message queued,
+        # so the unsaved "delivered" of the first one matters at the restart. (A message whose
+        # recipients are all final is simply removed: no write needed.)
+        relay, queue = self.relay()
+        self.flag("fail-fdatasync", True)
+        rcpt = "restart@ee-good.test"
+        self.send("s@relay.test", [rcpt, "stay@no-starttls.test"], 4)
+        relay.wait_for(r"to=<restart@ee-good\.test>.*status=sent")
+        relay.wait_for(r"cannot update queue file")
+        time.sleep(3)
+        self.assertEqual(self.count(rcpt), 1, "not delivered again while running")
+        self.assertEqual(relay.stop(), 0, "a clean stop with a state still unsaved")
+        self.flag("fail-fdatasync", False)
+        relay.start()  # the delivered state never reached the disk: delivered once more
+        deadline = time.monotonic() + 30
+        while self.count(rcpt) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)
+        print(f"\ncopies after a restart with the state unsaved: {self.count(rcpt)}")
+        self.assertEqual(self.count(rcpt), 2, "one extra copy after the restart, no more")
 
     def test_unreadable_body_is_retried(self):
         relay, queue = self.relay()
