@@ -126,18 +126,23 @@ void Scheduler::flush() {
 void Scheduler::pump() {
     if (stopping_) return;
     const WorkerLimits limits{cfg_.concurrency, cfg_.destination_concurrency, cfg_.batch};
-    std::vector<std::string> start;
-    for (auto& [domain, q] : due_) {
-        auto& per = running_per_[domain];
-        while (may_start_worker(q.size(), per, running_, limits)) {
+    // co_spawn runs a worker at once, up to its first wait: it takes its batch (so the next
+    // check sees the rest), and one with nothing to wait for (only stale entries) ends inside
+    // it and erases its due_ entry. So no iterator or reference into due_ or running_per_ is
+    // held across it.
+    std::vector<std::string> domains;
+    for (const auto& entry : due_) domains.push_back(entry.first);
+    for (const auto& domain : domains) {
+        while (true) {
+            auto it = due_.find(domain);
+            if (it == due_.end() ||
+                !may_start_worker(it->second.size(), running_per_[domain], running_, limits))
+                break;
             ++running_;
-            ++per;
-            start.push_back(domain);
+            ++running_per_[domain];
+            asio::co_spawn(ex_, worker(domain), asio::detached);
         }
     }
-    // Spawned after the loop: co_spawn runs a worker at once, and one with nothing to wait
-    // for (every entry stale) finishes inside it and erases its due_ entry.
-    for (const auto& domain : start) asio::co_spawn(ex_, worker(domain), asio::detached);
 }
 
 void Scheduler::arm_timer() {
