@@ -51,7 +51,18 @@ boost::asio::awaitable<NoticeResult> queue_bounce_notice(AsyncSpool& spool, Logg
     env.smtputf8 = notice->smtputf8;
     env.client_name = "localhost";
     env.helo = hostname;
-    auto r = co_await spool.async_commit(env, notice->message, boost::asio::use_awaitable);
+    // The notice may use the space kept back from new mail (SpoolOptions::min_free_bytes).
+    std::error_code ec;
+    auto writer = spool.spool().begin(ec, Reserve::may_use);
+    CommitResult r{ec, {}};
+    if (writer) {
+        // Its ID goes into the original's journal before the commit, so that after a crash
+        // the relay knows whether this notice exists (queued) or must be made again (it does
+        // not). A failed mark costs at most a second notice after a crash, not this one.
+        co_await spool.async_mark_notice(info.id, writer->id(), boost::asio::use_awaitable);
+        writer->write(notice->message);
+        r = co_await spool.async_commit(std::move(writer), env, boost::asio::use_awaitable);
+    }
     if (r.ec) {
         log.warning(Role::bounce,
                     info.id + ": cannot queue the non-delivery notification: " + r.ec.message());

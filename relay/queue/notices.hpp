@@ -1,7 +1,8 @@
 // Queues the notices the queue manager owes senders (SPEC §4, RFC 3464): when a message ends
 // with bounced recipients, a non-delivery notice composed by bounce.hpp is committed to the
 // spool with the null sender, like any other message, and logged as Postfix's bounce daemon
-// does. Entry point: queue_bounce_notice(). A notice that cannot be committed is a result
+// does. Its queue ID is marked in the original's journal (Spool::mark_notice) before it is
+// committed. Entry point: queue_bounce_notice(). A notice that cannot be committed is a result
 // (NoticeResult::failed), which the failure policy turns into a deferral (trouble.hpp).
 #pragma once
 

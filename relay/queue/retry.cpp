@@ -59,11 +59,4 @@ bool expired(RecipientState outcome, const RcptState& next) {
     return outcome == RecipientState::deferred && next.status == RcptStatus::bounced;
 }
 
-RcptState after_notice_failure(RcptState bounced, std::int64_t now_us, const conf::QueueConfig& q) {
-    if (bounced.status != RcptStatus::bounced) return bounced;
-    bounced.status = RcptStatus::deferred;
-    bounced.next_attempt_us = now_us + us(q.minimal_backoff);
-    return bounced;
-}
-
 }  // namespace dr::relay

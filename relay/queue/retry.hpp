@@ -1,7 +1,7 @@
 // Retry and next state of a recipient (SPEC §4), as pure functions of the attempt's outcome,
 // the queue settings and the time: exponential backoff between minimal_backoff and
 // maximal_backoff, and a deferral past maximal_queue_lifetime turns into a bounce.
-// Entry points: backoff(), next_state(), after_notice_failure(). No I/O, no clock reads.
+// Entry points: backoff(), next_state(), expired(). No I/O, no clock reads.
 #pragma once
 
 #include <chrono>
@@ -27,10 +27,5 @@ RcptState next_state(RcptState st, RecipientState outcome, const std::string& ds
 
 // True when next_state() turned a deferral into a bounce because the message is too old.
 bool expired(RecipientState outcome, const RcptState& next);
-
-// A bounced recipient whose notice could not be queued goes back to deferred (trouble.hpp's
-// on_notice_failure), due again after minimal_backoff, keeping its dsn and reason for the
-// notice that will be tried then.
-RcptState after_notice_failure(RcptState bounced, std::int64_t now_us, const conf::QueueConfig& q);
 
 }  // namespace dr::relay

@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <tuple>
 
 #include "dane/destination.hpp"
 #include "relay/queue/delivery.hpp"
@@ -44,18 +45,38 @@ Scheduler::Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver
 
 void Scheduler::start() {
     for (const auto& info : spool_.spool().list()) {
-        if (info.done()) {
-            // Final but not yet removed when we last stopped.
+        if (info.done() && owes_notice(info)) {
+            // Final, but the notice may not have been queued when we stopped: queue it now.
+            asio::co_spawn(ex_, finish(info.id), asio::detached);
+        } else if (info.done()) {
             spool_.spool().remove(info.id);
             log_.info(Role::qmgr, info.id + ": removed");
-            continue;
+        } else {
+            enqueue(info.id);
         }
-        enqueue(info.id);
     }
 }
 
-void Scheduler::enqueue(const std::string& id) {
+// A bounce whose notice is not queued: none marked, or the one marked (before its commit) is
+// neither committed by this process nor in the queue, so a crash came before its commit. The
+// originals are checked at start-up before any notice can be delivered and removed.
+bool Scheduler::owes_notice(const MessageInfo& info) const {
+    if (info.notice_owed()) return true;
+    if (info.notice.empty() || info.notice == "none") return false;
+    return !sent_notices_.count(info.notice) && !spool_.spool().get(info.notice);
+}
+
+// The spool's state with the states not yet written over it: what the queue manager acts on.
+std::optional<MessageInfo> Scheduler::current(const std::string& id) const {
     auto info = spool_.spool().get(id);
+    if (!info) return info;
+    if (auto it = unsaved_.find(id); it != unsaved_.end())
+        for (const auto& [r, st] : it->second) info->rcpts[r] = st;
+    return info;
+}
+
+void Scheduler::enqueue(const std::string& id) {
+    auto info = current(id);
     if (!info || info->held) return;
     if (!active_since_.count(id)) {
         active_since_[id] = Clock::now();
@@ -71,7 +92,7 @@ void Scheduler::enqueue(const std::string& id) {
             (st.status == RcptStatus::deferred && st.next_attempt_us <= now))
             add_due(id, i, recipient_domain(info->envelope.recipients[i].address));
         else if (st.status == RcptStatus::deferred)
-            waiting_.emplace(st.next_attempt_us, std::pair{id, i});
+            wait(id, i, st.next_attempt_us);
     }
     arm_timer();
     pump();
@@ -82,6 +103,14 @@ void Scheduler::add_due(const std::string& id, std::size_t rcpt, const std::stri
     due_[domain].push_back({id, rcpt});
 }
 
+// A deferred recipient waits until `wall_us` (as stored), counted on the steady clock from now.
+void Scheduler::wait(const std::string& id, std::size_t rcpt, std::int64_t wall_us) {
+    if (!waiting_set_.insert({id, rcpt}).second) return;
+    const auto delta =
+        std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(Clock::now())));
+    waiting_.emplace(Steady::now() + delta, std::pair{id, rcpt});
+}
+
 void Scheduler::flush() {
     for (auto& [when, item] : waiting_) {
         auto info = spool_.spool().get(item.first);
@@ -90,6 +119,7 @@ void Scheduler::flush() {
                     recipient_domain(info->envelope.recipients[item.second].address));
     }
     waiting_.clear();
+    waiting_set_.clear();
     pump();
 }
 
@@ -97,26 +127,28 @@ void Scheduler::pump() {
     if (stopping_) return;
     const WorkerLimits limits{cfg_.concurrency, cfg_.destination_concurrency, cfg_.batch,
                               cfg_.slow_concurrency};
-    std::vector<const std::string*> names;
+    // co_spawn runs a worker at once, up to its first wait: one with nothing to wait for (only
+    // stale entries) ends inside it and erases its due_ entry. So the names are copies, and no
+    // iterator or reference into due_ or running_per_ is held across it.
+    std::vector<std::string> names;
     std::vector<DestinationLoad> loads;
     for (const auto& [domain, q] : due_) {
         if (q.empty()) continue;
         auto it = running_per_.find(domain);
-        names.push_back(&domain);
+        names.push_back(domain);
         loads.push_back({q.size(), it == running_per_.end() ? 0 : it->second, pace(domain)});
     }
-    auto from = std::lower_bound(names.begin(), names.end(), next_first_,
-                                 [](const std::string* a, const std::string& b) { return *a < b; });
+    auto from = std::lower_bound(names.begin(), names.end(), next_first_);
     auto starts = choose_starts(loads, from - names.begin(), running_, running_slow_, limits);
+    // Round-robin: the next pump starts behind the last destination served.
+    if (!starts.empty()) next_first_ = names[(starts.back() + 1) % names.size()];
     for (auto i : starts) {
         ++running_;
-        ++running_per_[*names[i]];
+        ++running_per_[names[i]];
         const bool slow = loads[i].pace == Pace::slow;
         if (slow) ++running_slow_;
-        asio::co_spawn(ex_, worker(*names[i], slow), asio::detached);
+        asio::co_spawn(ex_, worker(names[i], slow), asio::detached);
     }
-    // Round-robin: the next pump starts behind the last destination served.
-    if (!starts.empty()) next_first_ = *names[(starts.back() + 1) % names.size()];
 }
 
 Pace Scheduler::pace(const std::string& domain) const {
@@ -136,16 +168,14 @@ void Scheduler::note_speed(const std::string& domain, std::chrono::steady_clock:
 
 void Scheduler::arm_timer() {
     if (waiting_.empty() || stopping_) return;
-    auto delta = from_us(waiting_.begin()->first) - Clock::now();
-    timer_.expires_after(
-        std::max(std::chrono::steady_clock::duration::zero(),
-                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(delta)));
+    timer_.expires_at(waiting_.begin()->first);
     timer_.async_wait([this](boost::system::error_code ec) {
         if (ec) return;  // re-armed or stopping
-        const auto now = to_us(Clock::now());
+        const auto now = Steady::now();
         while (!waiting_.empty() && waiting_.begin()->first <= now) {
             auto [id, rcpt] = waiting_.begin()->second;
             waiting_.erase(waiting_.begin());
+            waiting_set_.erase({id, rcpt});
             if (auto info = spool_.spool().get(id); info && !info->held) {
                 // Postfix's delays "b" counts from the retry's entry into the active queue.
                 active_since_[id] = Clock::now();
@@ -183,24 +213,70 @@ asio::awaitable<void> Scheduler::worker(std::string domain, bool slow) {
     pump();
 }
 
+// Makes `ups` durable, together with any older states of the message that are still unsaved.
+// A failed write keeps them in memory as the newest states (a delivered recipient is not
+// delivered again) and tries the write again later. Deferred recipients wait for their time.
+asio::awaitable<void> Scheduler::record(const std::string& id, std::vector<StatusUpdate> ups) {
+    std::vector<StatusUpdate> all = ups;
+    if (auto it = unsaved_.find(id); it != unsaved_.end())
+        for (const auto& [r, st] : it->second)
+            if (std::none_of(ups.begin(), ups.end(), [&](const auto& u) { return u.rcpt == r; }))
+                all.push_back({r, st});
+    auto ec = all.empty() ? std::error_code()
+                          : co_await spool_.async_update(id, all, asio::use_awaitable);
+    if (!ec || ec == SpoolErrc::not_found) {
+        if (auto it = unsaved_.find(id); it != unsaved_.end()) {
+            for (const auto& u : all)
+                if (auto s = it->second.find(u.rcpt); s != it->second.end() && s->second == u.state)
+                    it->second.erase(s);
+            if (it->second.empty()) unsaved_.erase(it);
+        }
+    } else {
+        for (const auto& u : all) unsaved_[id][u.rcpt] = u.state;
+        log_.warning(Role::qmgr, id + ": cannot update queue file: " + ec.message() +
+                                     "; state kept in memory, written again later");
+        later(id);
+    }
+    for (const auto& u : ups) {
+        queued_.erase({id, u.rcpt});
+        if (u.state.status == RcptStatus::deferred) wait(id, u.rcpt, u.state.next_attempt_us);
+    }
+}
+
 asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
                                                std::vector<BatchedMessage> groups) {
     std::vector<OutboundMessage> batch;
     std::vector<MessageInfo> infos;
     std::vector<std::vector<std::size_t>> indexes;
-    for (auto& [id, rcpts] : groups) {
-        auto info = spool_.spool().get(id);
-        std::string body;
-        std::error_code ec = info ? spool_.spool().read_body(id, body) : std::error_code();
-        if (!info || info->held || ec) {
-            if (ec) log_.warning(Role::qmgr, id + ": cannot read queue file: " + ec.message());
-            for (auto r : rcpts) queued_.erase({id, r});
-            continue;
+    // Bodies that cannot be read, handled after the loop (no co_await inside it).
+    std::vector<std::tuple<MessageInfo, std::vector<std::size_t>, std::error_code>> unread;
+    for (const auto& group : groups) {
+        const std::string& id = group.id;
+        auto info = current(id);
+        // Only recipients still to deliver: a stale entry (flush, release) must not resend.
+        std::vector<std::size_t> rcpts;
+        for (auto r : group.rcpts) {
+            auto s = info ? info->rcpts[r].status : RcptStatus::delivered;
+            if (s == RcptStatus::pending || s == RcptStatus::deferred)
+                rcpts.push_back(r);
+            else
+                queued_.erase({id, r});
         }
-        batch.push_back({id, with_recipients(info->envelope, rcpts), std::move(body)});
-        infos.push_back(std::move(*info));
-        indexes.push_back(rcpts);
+        std::string body;
+        std::error_code ec =
+            info && !rcpts.empty() ? spool_.spool().read_body(id, body) : std::error_code();
+        if (info && !info->held && ec && ec != SpoolErrc::not_found) {
+            unread.emplace_back(std::move(*info), std::move(rcpts), ec);
+        } else if (!info || info->held || ec || rcpts.empty()) {
+            for (auto r : rcpts) queued_.erase({id, r});
+        } else {
+            batch.push_back({id, with_recipients(info->envelope, rcpts), std::move(body)});
+            infos.push_back(std::move(*info));
+            indexes.push_back(rcpts);
+        }
     }
+    for (const auto& u : unread)
+        co_await unreadable(std::get<0>(u), std::get<1>(u), std::get<2>(u));
     if (batch.empty()) co_return;
 
     const auto t0 = Clock::now();
@@ -229,19 +305,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             updates[rr.message].push_back({ri, st});
         }
         applied = all.size();
-        for (auto& [m, ups] : updates) {
-            const auto& id = infos[m].id;
-            auto ec = co_await spool_.async_update(id, ups, asio::use_awaitable);
-            for (const auto& u : ups) {
-                queued_.erase({id, u.rcpt});
-                // A failed write leaves the old state on disk; retry later, not now.
-                if (ec || u.state.status == RcptStatus::deferred)
-                    waiting_.emplace(
-                        ec ? to_us(now + cfg_.queue.minimal_backoff) : u.state.next_attempt_us,
-                        std::pair{id, u.rcpt});
-            }
-            if (ec) log_.warning(Role::qmgr, id + ": cannot update queue file: " + ec.message());
-        }
+        for (auto& u : updates) co_await record(infos[u.first].id, std::move(u.second));
     };
     auto report = co_await deliver(dest, batch, tls_, options, apply);
     for (const auto& line : report.log) log_.info(Role::smtp, line);
@@ -253,41 +317,115 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
         if (expired[m])
             log_.info(Role::qmgr, id + ": from=<" + infos[m].envelope.sender +
                                       ">, status=expired, returned to sender");
-        auto info = spool_.spool().get(id);
-        if (info && info->done()) co_await finish(*info, batch[m].content);
+        auto info = current(id);
+        if (info && info->done()) co_await finish(id);
     }
     arm_timer();
 }
 
-asio::awaitable<void> Scheduler::finish(const MessageInfo& info, const std::string& content) {
-    bool bounced = std::any_of(info.rcpts.begin(), info.rcpts.end(),
-                               [](const RcptState& s) { return s.status == RcptStatus::bounced; });
-    if (bounced) {
-        auto notice = co_await queue_bounce_notice(spool_, log_, cfg_.hostname, info, content);
-        if (notice.kind == NoticeResult::Kind::queued) enqueue(notice.id);
-        if (on_notice_failure(FailureAction::bounce, notice.queued_or_not_wanted()) ==
-            FailureAction::defer) {
-            co_await keep_for_notice(info);
-            co_return;
-        }
-    }
-    spool_.spool().remove(info.id);
-    active_since_.erase(info.id);
-    log_.info(Role::qmgr, info.id + ": removed");
-}
-
-// The sender could not be told: the bounced recipients wait as deferred and bounce again on
-// their next attempt, when the notice is tried again (Postfix defers when bounce_append fails).
-asio::awaitable<void> Scheduler::keep_for_notice(const MessageInfo& info) {
+// A body that cannot be read is never just dropped: a transient error (EMFILE, EIO, …) defers
+// its recipients like a failed attempt (so it expires in time); damage (CRC) bounces them, and
+// finish() tells the sender and moves the file to corrupt/.
+asio::awaitable<void> Scheduler::unreadable(const MessageInfo& info,
+                                            const std::vector<std::size_t>& rcpts,
+                                            std::error_code ec) {
+    const bool damaged = ec == SpoolErrc::corrupt;
+    log_.warning(Role::qmgr, info.id + ": cannot read queue file: " + ec.message() +
+                                 (damaged ? "; returned to sender" : "; will retry"));
     const auto now = to_us(Clock::now());
     std::vector<StatusUpdate> ups;
-    for (std::size_t i = 0; i < info.rcpts.size(); ++i)
-        if (info.rcpts[i].status == RcptStatus::bounced)
-            ups.push_back({i, after_notice_failure(info.rcpts[i], now, cfg_.queue)});
-    auto ec = co_await spool_.async_update(info.id, ups, asio::use_awaitable);
-    for (const auto& u : ups) waiting_.emplace(u.state.next_attempt_us, std::pair{info.id, u.rcpt});
-    log_.warning(Role::qmgr, info.id + ": bounce notice not queued; kept for a later attempt" +
-                                 (ec ? ", and the queue file not updated: " + ec.message() : ""));
+    for (auto r : rcpts)
+        ups.push_back(
+            {r,
+             next_state(info.rcpts[r], damaged ? RecipientState::bounced : RecipientState::deferred,
+                        damaged ? "5.3.0" : "4.3.0", "cannot read queue file: " + ec.message(),
+                        info.envelope.arrival_us, now, cfg_.queue)});
+    co_await record(info.id, std::move(ups));
+    if (auto cur = current(info.id); cur && cur->done()) co_await finish(info.id);
+    arm_timer();
+}
+
+// A finished message: its notice queued if one is owed, then removed (or, when its body is
+// damaged, moved to corrupt/). A notice that cannot be queued now is tried again later; the
+// message stays until it is (Postfix defers when bounce_append fails).
+asio::awaitable<void> Scheduler::finish(std::string id) {
+    if (!finishing_.insert(id).second) co_return;
+    auto info = current(id);
+    bool damaged = false;
+    if (info && info->done() && owes_notice(*info)) {
+        std::string content;
+        auto ec = spool_.spool().read_body(id, content);
+        damaged = ec == SpoolErrc::corrupt;
+        if (damaged) content.clear();  // the sender is told without the content
+        bool queued = false;
+        if (ec && !damaged)
+            log_.warning(Role::qmgr, id + ": cannot read queue file: " + ec.message());
+        else
+            queued = co_await queue_notice_for(*info, content);
+        if (!queued) {
+            finishing_.erase(id);
+            later(id);
+            co_return;
+        }
+        info = current(id);  // with the notice's ID
+    }
+    if (info && info->done()) {
+        auto ec = damaged ? spool_.spool().move_to_corrupt(id) : spool_.spool().remove(id);
+        if (ec && ec != SpoolErrc::not_found && spool_.spool().get(id)) {
+            // The unlink or rename failed: the message is still queued; try again later.
+            log_.warning(Role::qmgr, id + ": cannot remove queue file: " + ec.message());
+            finishing_.erase(id);
+            later(id);
+            co_return;
+        }
+        if (damaged)
+            log_.warning(Role::qmgr, id + ": queue file damaged, moved to corrupt/");
+        else
+            log_.info(Role::qmgr, id + ": removed");
+        active_since_.erase(id);
+        unsaved_.erase(id);
+        if (info->notice != "none") sent_notices_.erase(info->notice);
+    }
+    finishing_.erase(id);
+}
+
+// Queues the notice (queue_bounce_notice marks its ID in the original's journal first, so
+// that a restart before the removal does not queue a second one). False when it could not be queued
+// (try again later).
+asio::awaitable<bool> Scheduler::queue_notice_for(const MessageInfo& info,
+                                                  const std::string& content) {
+    auto notice = co_await queue_bounce_notice(spool_, log_, cfg_.hostname, info, content);
+    if (on_notice_failure(FailureAction::bounce, notice.queued_or_not_wanted()) ==
+        FailureAction::defer) {
+        log_.warning(Role::qmgr, info.id + ": bounce notice not queued; tried again in " +
+                                     std::to_string(cfg_.queue.minimal_backoff.count()) + "s");
+        co_return false;
+    }
+    if (notice.kind == NoticeResult::Kind::queued) {
+        sent_notices_.insert(notice.id);
+        enqueue(notice.id);
+    } else {
+        // None wanted: say so, so that a restart does not compose it again.
+        co_await spool_.async_mark_notice(info.id, "", asio::use_awaitable);
+    }
+    co_return true;
+}
+
+// Once per message at a time: after minimal_backoff, write its unsaved states again and
+// finish it if it is done (its notice was not queued, or its states were not written).
+void Scheduler::later(const std::string& id) {
+    if (retrying_.insert(id).second) asio::co_spawn(ex_, retry_later(id), asio::detached);
+}
+
+asio::awaitable<void> Scheduler::retry_later(std::string id) {
+    asio::steady_timer t(ex_);
+    t.expires_after(cfg_.queue.minimal_backoff);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    retrying_.erase(id);
+    if (stopping_) co_return;
+    if (unsaved_.count(id)) co_await record(id, {});
+    if (auto info = current(id); info && info->done()) co_await finish(id);
 }
 
 boost::json::value Scheduler::evidence(const dane::Destination& dest, const AttemptReport& report,

@@ -3,10 +3,14 @@
 // per domain; each delivery takes a batch of messages over one connection. Each outcome is
 // logged in Postfix's words and made durable after its transaction; next states come from
 // retry.hpp (backoff, expiry) and the failure policy from trouble.hpp. A finished message with
-// bounced recipients gets its notice queued (notices.hpp) before it is removed; when that fails
-// the bounced recipients wait as deferred. Entry points: Scheduler::start, enqueue, flush,
-// drain. Spool write errors are logged; the state on disk stays the last durable one, so
-// nothing is lost, at worst delivered twice.
+// bounced recipients gets its notice queued (notices.hpp) and marked in its journal before it
+// is removed; a notice that cannot be queued is tried again after minimal_backoff, and start()
+// queues the notices still owed. A status that cannot be written is kept in memory (the
+// recipient is not delivered again) and written again later; a body that cannot be read is
+// deferred (transient errno) or bounced and moved to corrupt/ (damage). Retries wait on steady
+// time; the spool stores wall-clock times. Entry points: Scheduler::start, enqueue, flush,
+// drain. Nothing is lost; a recipient is delivered at most twice (a crash before its status
+// write).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -16,6 +20,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -66,15 +71,24 @@ class Scheduler {
 
   private:
     using Clock = std::chrono::system_clock;
+    using Steady = std::chrono::steady_clock;
+    std::optional<MessageInfo> current(const std::string& id) const;
+    bool owes_notice(const MessageInfo& info) const;
     void add_due(const std::string& id, std::size_t rcpt, const std::string& domain);
+    void wait(const std::string& id, std::size_t rcpt, std::int64_t wall_us);
     void pump();
     void arm_timer();
     asio::awaitable<void> worker(std::string domain, bool slow);
     Pace pace(const std::string& domain) const;
     bool is_slow(const std::string& domain) const { return pace(domain) == Pace::slow; }
     void note_speed(const std::string& domain, std::chrono::steady_clock::duration took);
-    asio::awaitable<void> finish(const MessageInfo& info, const std::string& content);
-    asio::awaitable<void> keep_for_notice(const MessageInfo& info);
+    asio::awaitable<void> record(const std::string& id, std::vector<StatusUpdate> ups);
+    asio::awaitable<void> unreadable(const MessageInfo& info, const std::vector<std::size_t>& rcpts,
+                                     std::error_code ec);
+    asio::awaitable<void> finish(std::string id);
+    asio::awaitable<bool> queue_notice_for(const MessageInfo& info, const std::string& content);
+    void later(const std::string& id);
+    asio::awaitable<void> retry_later(std::string id);
     asio::awaitable<void> deliver_batch(const std::string& domain,
                                         std::vector<BatchedMessage> groups);
     DeliveryRecord record_of(const MessageInfo& info, std::size_t rcpt, const RecipientResult& rr,
@@ -102,8 +116,15 @@ class Scheduler {
     std::map<std::string, Speed> speed_;  // destinations attempted lately (SPEC §12 fairness)
     std::size_t running_slow_ = 0;        // deliveries to slow destinations
     std::string next_first_;              // where the next pump starts handing out slots
-    std::multimap<std::int64_t, std::pair<std::string, std::size_t>> waiting_;  // µs -> (id, rcpt)
-    std::set<std::pair<std::string, std::size_t>> queued_;   // in due_ or in flight
+    // Deferred recipients by when they are due, on steady time (a clock step cannot starve them).
+    std::multimap<Steady::time_point, std::pair<std::string, std::size_t>> waiting_;
+    std::set<std::pair<std::string, std::size_t>> waiting_set_;  // what waiting_ holds
+    std::set<std::pair<std::string, std::size_t>> queued_;       // in due_ or in flight
+    // States whose spool write failed, newer than the spool's: id -> rcpt -> state.
+    std::map<std::string, std::map<std::size_t, RcptState>> unsaved_;
+    std::set<std::string> retrying_;      // messages with a retry_later() pending
+    std::set<std::string> finishing_;     // messages in finish(), so one notice each
+    std::set<std::string> sent_notices_;  // notices committed for messages not yet removed
     std::map<std::string, Clock::time_point> active_since_;  // message -> entered active queue
     asio::steady_timer timer_;
     asio::steady_timer idle_;  // signalled when running_ drops to zero while draining

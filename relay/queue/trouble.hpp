@@ -21,8 +21,9 @@ FailureAction on_failure(const smtp::DeliveryStatus& status, bool last_host);
 
 // A recipient that bounced but whose sender cannot be told now (the notice could not be queued):
 // Postfix's smtp_bounce() defers it instead when bounce_append() fails, so the bounce is
-// retried later and never dropped silently. `notice_queued` is false only for that failure;
-// "no notice wanted" (null sender, NOTIFY=NEVER) counts as queued.
+// retried later and never dropped silently (the scheduler keeps the message and tries the
+// notice again after minimal_backoff; the recipient stays bounced). `notice_queued` is false only
+// for that failure; "no notice wanted" (null sender, NOTIFY=NEVER) counts as queued.
 FailureAction on_notice_failure(FailureAction action, bool notice_queued);
 
 // A DNS/policy failure (dane::Failure) as a delivery status.

@@ -29,10 +29,11 @@ class AsyncSpool {
 
     // Completion signature void(CommitResult).
     template <typename Token>
-    auto async_commit(QueuedEnvelope env, std::string body, Token&& token) {
+    auto async_commit(QueuedEnvelope env, std::string body, Token&& token,
+                      Reserve reserve = Reserve::keep) {
         return run<CommitResult>(
-            [this, env = std::move(env), body = std::move(body)]() mutable {
-                return spool_.commit(std::move(env), body);
+            [this, env = std::move(env), body = std::move(body), reserve]() mutable {
+                return spool_.commit(std::move(env), body, reserve);
             },
             std::forward<Token>(token));
     }
@@ -44,6 +45,14 @@ class AsyncSpool {
             [this, w = std::move(writer), env = std::move(env)]() mutable {
                 return spool_.commit(std::move(w), std::move(env));
             },
+            std::forward<Token>(token));
+    }
+
+    // Completion signature void(std::error_code).
+    template <typename Token>
+    auto async_mark_notice(std::string id, std::string notice, Token&& token) {
+        return run<std::error_code>(
+            [this, id = std::move(id), n = std::move(notice)] { return spool_.mark_notice(id, n); },
             std::forward<Token>(token));
     }
 

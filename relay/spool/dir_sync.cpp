@@ -23,7 +23,7 @@ std::error_code DirSyncer::sync() {
         open_.reset();
         lock.unlock();
         std::error_code ec;
-        if (::fsync(dir_fd_) != 0) ec = {errno, std::generic_category()};
+        if (io_.fsync(dir_fd_) != 0) ec = {errno, std::generic_category()};
         lock.lock();
         ++fsyncs_;
         mine->ec = ec;

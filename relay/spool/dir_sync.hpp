@@ -9,11 +9,13 @@
 #include <mutex>
 #include <system_error>
 
+#include "relay/spool/spool_io.hpp"
+
 namespace dr::relay {
 
 class DirSyncer {
   public:
-    explicit DirSyncer(int dir_fd) : dir_fd_(dir_fd) {}
+    explicit DirSyncer(int dir_fd, SpoolIo& io = SpoolIo::real()) : dir_fd_(dir_fd), io_(io) {}
     // Returns once an fsync of the directory that started after this call has completed.
     std::error_code sync();
     std::uint64_t fsync_count() const;
@@ -24,6 +26,7 @@ class DirSyncer {
         std::error_code ec;
     };
     int dir_fd_;
+    SpoolIo& io_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::shared_ptr<Batch> open_;  // collecting members, not started yet

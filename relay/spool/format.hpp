@@ -21,6 +21,7 @@ enum class RecordType : char {
     envelope = 'E',  // once, right after the body (known only at the end of DATA)
     status = 'S',    // journal: recipient state changes, appended
     hold = 'H',      // journal: "hold" or "release", appended
+    notice = 'N',    // journal: the bounce notice's queue ID, or "none"; appended
 };
 
 // "T LLLLLLLLLLLLLLLL CCCCCCCC\n": type, payload length (16 hex digits), CRC-32 of the payload

@@ -40,9 +40,9 @@ std::int64_t now_us() {
     return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::error_code write_all(int fd, std::string_view data) {
+std::error_code write_all(SpoolIo& io, int fd, std::string_view data) {
     while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
+        ssize_t n = io.write(fd, data.data(), data.size());
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno_ec();
         data.remove_prefix(static_cast<std::size_t>(n));
@@ -50,9 +50,9 @@ std::error_code write_all(int fd, std::string_view data) {
     return {};
 }
 
-std::error_code pwrite_all(int fd, std::string_view data, std::uint64_t off) {
+std::error_code pwrite_all(SpoolIo& io, int fd, std::string_view data, std::uint64_t off) {
     while (!data.empty()) {
-        ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(off));
+        ssize_t n = io.pwrite(fd, data.data(), data.size(), static_cast<off_t>(off));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno_ec();
         data.remove_prefix(static_cast<std::size_t>(n));
@@ -66,9 +66,9 @@ std::error_code pwrite_all(int fd, std::string_view data, std::uint64_t off) {
 // kept apart in io_error because it says nothing about the file's contents.
 class Reader {
   public:
-    explicit Reader(int fd) : fd_(fd) {
+    Reader(SpoolIo& io, int fd) : io_(io), fd_(fd) {
         struct stat st {};
-        if (::fstat(fd, &st) != 0) io_error = errno_ec();
+        if (io_.fstat(fd, &st) != 0) io_error = errno_ec();
         size = static_cast<std::uint64_t>(st.st_size);
     }
     bool read(std::uint64_t off, std::uint64_t n, std::string& out) {
@@ -76,7 +76,7 @@ class Reader {
         out.resize(n);
         std::size_t got = 0;
         while (got < n) {
-            ssize_t r = ::pread(fd_, out.data() + got, n - got, static_cast<off_t>(off + got));
+            ssize_t r = io_.pread(fd_, out.data() + got, n - got, static_cast<off_t>(off + got));
             if (r < 0 && errno == EINTR) continue;
             if (r < 0) io_error = errno_ec();
             if (r <= 0) return false;
@@ -88,6 +88,7 @@ class Reader {
     std::error_code io_error;
 
   private:
+    SpoolIo& io_;
     int fd_;
 };
 
@@ -122,11 +123,11 @@ std::vector<std::string> list_dir(int dir_fd) {
 
 // rename(2) that never replaces an existing queue file; falls back to plain rename on file
 // systems without RENAME_NOREPLACE (the in-memory index already excluded collisions).
-std::error_code rename_noreplace(int from_dir, const std::string& from, int to_dir,
+std::error_code rename_noreplace(SpoolIo& io, int from_dir, const std::string& from, int to_dir,
                                  const std::string& to) {
-    if (::renameat2(from_dir, from.c_str(), to_dir, to.c_str(), RENAME_NOREPLACE) == 0) return {};
+    if (io.renameat2(from_dir, from.c_str(), to_dir, to.c_str(), RENAME_NOREPLACE) == 0) return {};
     if (errno != EINVAL) return errno_ec();
-    if (::renameat(from_dir, from.c_str(), to_dir, to.c_str()) == 0) return {};
+    if (io.renameat2(from_dir, from.c_str(), to_dir, to.c_str(), 0) == 0) return {};
     return errno_ec();
 }
 
@@ -165,6 +166,11 @@ bool apply_record(const RecordHeader& h, std::string_view payload, MessageInfo& 
         info.held = payload == "hold";
         return true;
     }
+    if (h.type == RecordType::notice) {
+        if (payload != "none" && !is_valid_queue_id(payload)) return false;
+        info.notice = payload;
+        return true;
+    }
     if (h.type != RecordType::status) return false;
     auto updates = decode_status(payload);
     if (!updates) return false;
@@ -198,8 +204,8 @@ std::uint64_t replay_journal(std::string_view j, MessageInfo& info) {
 
 // ---- SpoolWriter ----
 
-SpoolWriter::SpoolWriter(int incoming_fd, int fd, std::string id)
-    : incoming_fd_(incoming_fd), fd_(fd), id_(std::move(id)) {
+SpoolWriter::SpoolWriter(SpoolIo& io, int incoming_fd, int fd, std::string id)
+    : io_(io), incoming_fd_(incoming_fd), fd_(fd), id_(std::move(id)) {
     buf_.reserve(kWriteBuffer);
     buf_ += kSpoolMagic;
     buf_ += encode_record_header(RecordType::body, 0, 0);  // patched in commit()
@@ -219,7 +225,7 @@ std::error_code SpoolWriter::write(std::string_view chunk) {
 }
 
 std::error_code SpoolWriter::flush() {
-    if (!error_) error_ = write_all(fd_, buf_);
+    if (!error_) error_ = write_all(io_, fd_, buf_);
     buf_.clear();
     return error_;
 }
@@ -232,23 +238,24 @@ std::error_code SpoolWriter::finish(std::string_view envelope_record) {
     buf_ += envelope_record;
     if (auto ec = flush()) return ec;
     auto header = encode_record_header(RecordType::body, size_, crc_);
-    if (auto ec = pwrite_all(fd_, header, kSpoolMagic.size())) return ec;
-    if (::fdatasync(fd_) != 0) return errno_ec();
-    if (::close(std::exchange(fd_, -1)) != 0) return errno_ec();
+    if (auto ec = pwrite_all(io_, fd_, header, kSpoolMagic.size())) return ec;
+    if (io_.fdatasync(fd_) != 0) return errno_ec();
+    if (io_.close(std::exchange(fd_, -1)) != 0) return errno_ec();
     return {};
 }
 
 void SpoolWriter::abandon() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) io_.close(fd_);
     fd_ = -1;
-    ::unlinkat(incoming_fd_, id_.c_str(), 0);
+    io_.unlinkat(incoming_fd_, id_.c_str(), 0);
 }
 
 // ---- Spool: opening and recovery ----
 
-Spool::Spool(SpoolOptions opt) : opt_(std::move(opt)) {}
+Spool::Spool(SpoolOptions opt) : opt_(std::move(opt)), io_(opt_.io ? *opt_.io : SpoolIo::real()) {}
 
 Spool::~Spool() {
+    if (dir_unsynced_) io_.fsync(queue_fd_);
     for (int fd : {corrupt_fd_, queue_fd_, incoming_fd_, lock_fd_, dir_fd_}) {
         if (fd >= 0) ::close(fd);
     }
@@ -281,7 +288,7 @@ std::error_code Spool::init() {
     if (!ec) corrupt_fd_ = open_subdir(dir_fd_, "corrupt", ec);
     if (ec) return ec;
     if (::fsync(dir_fd_) != 0) return errno_ec();
-    queue_sync_ = std::make_unique<DirSyncer>(queue_fd_);
+    queue_sync_ = std::make_unique<DirSyncer>(queue_fd_, io_);
     recover_incoming();
     if (auto rc = recover_queue()) return rc;
     recovery_.messages = index_.size();
@@ -291,9 +298,9 @@ std::error_code Spool::init() {
 // Anything in incoming/ was never acknowledged: the client got no 250 and will retry.
 void Spool::recover_incoming() {
     for (const auto& name : list_dir(incoming_fd_)) {
-        if (::unlinkat(incoming_fd_, name.c_str(), 0) == 0) ++recovery_.incoming_removed;
+        if (io_.unlinkat(incoming_fd_, name.c_str(), 0) == 0) ++recovery_.incoming_removed;
     }
-    ::fsync(incoming_fd_);
+    io_.fsync(incoming_fd_);
 }
 
 std::error_code Spool::recover_queue() {
@@ -307,20 +314,20 @@ std::error_code Spool::recover_queue() {
 // I/O errors (open, read) fail the start instead of hiding or quarantining mail; a file that
 // reads fine but does not parse is quarantined.
 std::error_code Spool::load_one(const std::string& id) {
-    int fd = ::openat(queue_fd_, id.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    int fd = io_.openat(queue_fd_, id.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     struct stat st {};
     if (fd < 0 ? errno == ELOOP : ::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (fd >= 0) ::close(fd);
+        if (fd >= 0) io_.close(fd);
         quarantine(id);  // a link or a special file is nobody's queue file
         return {};
     }
     if (fd < 0) return errno_ec();
-    Reader in(fd);
+    Reader in(io_, fd);
     auto head = parse_head(in);
     std::string journal;
     if (head) in.read(head->journal_start, in.size - head->journal_start, journal);
     if (in.io_error || !head) {
-        ::close(fd);
+        io_.close(fd);
         if (in.io_error) return in.io_error;
         quarantine(id);
         return {};
@@ -333,12 +340,12 @@ std::error_code Spool::load_one(const std::string& id) {
     e->good_end = head->journal_start + replay_journal(journal, e->info);
     if (e->good_end < in.size) {
         // Cut the torn record off so that the next append starts on a record boundary.
-        if (::ftruncate(fd, static_cast<off_t>(e->good_end)) == 0) ::fdatasync(fd);
+        if (io_.ftruncate(fd, static_cast<off_t>(e->good_end)) == 0) io_.fdatasync(fd);
         ++recovery_.torn_journals;
         recovery_.torn.push_back(id);
     }
     e->info.file_size = e->good_end;
-    ::close(fd);
+    io_.close(fd);
     index_.emplace(id, std::move(e));
     return {};
 }
@@ -346,15 +353,35 @@ std::error_code Spool::load_one(const std::string& id) {
 // A committed file always has a complete envelope (it was fsync'd before the rename), so an
 // unreadable one is damage, not a crash artefact: keep it for the operator, out of the queue.
 void Spool::quarantine(const std::string& id) {
-    if (::renameat(queue_fd_, id.c_str(), corrupt_fd_, id.c_str()) == 0) {
-        ::fsync(corrupt_fd_);
-        ::fsync(queue_fd_);
-    }
+    std::error_code ec;
+    rename_to_corrupt(id, ec);
     recovery_.corrupt.push_back(id);
+}
+
+// Moves queue/<id> to corrupt/ and makes both directories durable. False when the rename
+// failed (the file is still in queue/); `ec` also reports a failed fsync after a rename.
+bool Spool::rename_to_corrupt(const std::string& id, std::error_code& ec) {
+    if (io_.renameat2(queue_fd_, id.c_str(), corrupt_fd_, id.c_str(), 0) != 0) {
+        ec = errno_ec();
+        return false;
+    }
+    if (io_.fsync(corrupt_fd_) != 0) ec = errno_ec();
+    if (auto sec = sync_queue_dir(); !ec) ec = sec;
+    return true;
 }
 
 std::uint64_t Spool::dir_fsyncs() const {
     return queue_sync_->fsync_count();
+}
+
+// A directory fsync that failed leaves a rename or unlink that may not survive a crash; it is
+// tried once more at once, and if that fails too, again by the next commit or remove (every one
+// fsyncs queue/, which covers all earlier changes) and at close.
+std::error_code Spool::sync_queue_dir() {
+    auto ec = queue_sync_->sync();
+    if (ec) ec = queue_sync_->sync();
+    dir_unsynced_ = static_cast<bool>(ec);
+    return ec;
 }
 
 // ---- Spool: receiving ----
@@ -362,13 +389,13 @@ std::uint64_t Spool::dir_fsyncs() const {
 std::error_code Spool::check_space() const {
     if (opt_.min_free_bytes == 0) return {};
     struct statvfs vfs {};
-    if (::fstatvfs(queue_fd_, &vfs) != 0) return errno_ec();
+    if (io_.fstatvfs(queue_fd_, &vfs) != 0) return errno_ec();
     auto avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
     return avail < opt_.min_free_bytes ? make_error_code(SpoolErrc::low_space) : std::error_code{};
 }
 
-std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec) {
-    ec = check_space();
+std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec, Reserve reserve) {
+    ec = reserve == Reserve::may_use ? std::error_code{} : check_space();
     if (ec) return nullptr;
     while (true) {
         std::string id = ids_.next();
@@ -376,20 +403,20 @@ std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec) {
             std::lock_guard lock(mu_);
             if (index_.count(id)) continue;
         }
-        int fd = ::openat(incoming_fd_, id.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd =
+            io_.openat(incoming_fd_, id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno == EEXIST) continue;
         if (fd < 0) {
             ec = errno_ec();
             return nullptr;
         }
-        return std::unique_ptr<SpoolWriter>(new SpoolWriter(incoming_fd_, fd, std::move(id)));
+        return std::unique_ptr<SpoolWriter>(new SpoolWriter(io_, incoming_fd_, fd, std::move(id)));
     }
 }
 
-CommitResult Spool::commit(QueuedEnvelope env, std::string_view body) {
+CommitResult Spool::commit(QueuedEnvelope env, std::string_view body, Reserve reserve) {
     std::error_code ec;
-    auto w = begin(ec);
+    auto w = begin(ec, reserve);
     if (!w) return {ec, {}};
     w->write(body);
     return commit(std::move(w), std::move(env));
@@ -404,16 +431,19 @@ CommitResult Spool::commit(std::unique_ptr<SpoolWriter> writer, QueuedEnvelope e
     if (env.arrival_us == 0) env.arrival_us = now_us();
     std::string envelope = encode_record(RecordType::envelope, encode_envelope(env));
     std::error_code ec = w.finish(envelope);
-    if (!ec) ec = rename_noreplace(incoming_fd_, w.id_, queue_fd_, w.id_);
+    if (!ec) ec = rename_noreplace(io_, incoming_fd_, w.id_, queue_fd_, w.id_);
     if (ec) {
         w.abandon();
         return {ec, {}};
     }
     if ((ec = queue_sync_->sync())) {
-        // Not durable: the client gets 452 and will send again, so try not to deliver this copy.
-        ::unlinkat(queue_fd_, w.id_.c_str(), 0);
+        // Not durable: the client gets 452 and will send again, so try not to deliver this
+        // copy: unlink it and make that unlink durable (retried by later syncs if need be).
+        io_.unlinkat(queue_fd_, w.id_.c_str(), 0);
+        sync_queue_dir();
         return {ec, {}};
     }
+    if (dir_unsynced_) dir_unsynced_ = false;  // this fsync covered the earlier changes too
     auto e = std::make_shared<Entry>();
     e->info.id = w.id_;
     e->info.body_size = w.size_;
@@ -434,23 +464,30 @@ std::shared_ptr<Spool::Entry> Spool::find(std::string_view id) const {
     return it == index_.end() ? nullptr : it->second;
 }
 
-// Appends one record at the known-good end and fdatasyncs it. On failure the record is cut
-// off again (best effort); if that fails too, recovery ignores it as a torn record, and the
-// next append overwrites it because it starts at good_end, not at the end of the file.
-std::error_code Spool::append(Entry& e, char type, std::string_view payload) {
-    int fd = ::openat(queue_fd_, e.info.id.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+// Appends one record at the known-good end and fdatasyncs it. A record whose write or
+// fdatasync failed counts as not written, even if it is complete: it is cut off again and the
+// cut synced; if the cut fails, its header is overwritten so that recovery rejects it; if that
+// fails too, the next append overwrites it because it starts at good_end, not at the end of
+// the file. Once fdatasync succeeded the record is durable, so a failing close does not count.
+std::error_code Spool::append(Entry& e, RecordType type, std::string_view payload) {
+    int fd = io_.openat(queue_fd_, e.info.id.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno_ec();
-    std::string rec = encode_record(static_cast<RecordType>(type), payload);
-    std::error_code ec = pwrite_all(fd, rec, e.good_end);
-    if (!ec && ::fdatasync(fd) != 0) ec = errno_ec();
-    if (ec && ::ftruncate(fd, static_cast<off_t>(e.good_end)) != 0) {
-        // Recovery copes: the stray bytes fail their CRC and are ignored.
-    }
-    ::close(fd);
+    std::string rec = encode_record(type, payload);
+    std::error_code ec = pwrite_all(io_, fd, rec, e.good_end);
+    if (!ec && io_.fdatasync(fd) != 0) ec = errno_ec();
+    if (ec) undo_append(fd, e.good_end);
+    io_.close(fd);
     if (ec) return ec;
     e.good_end += rec.size();
     e.info.file_size = e.good_end;
     return {};
+}
+
+void Spool::undo_append(int fd, std::uint64_t good_end) {
+    const auto end = static_cast<off_t>(good_end);
+    if (io_.ftruncate(fd, end) == 0 && io_.fdatasync(fd) == 0) return;
+    const std::string blank(kRecordHeaderSize, ' ');
+    if (io_.pwrite(fd, blank.data(), blank.size(), end) == ssize_t(blank.size())) io_.fdatasync(fd);
 }
 
 std::error_code Spool::update(std::string_view id, const std::vector<StatusUpdate>& updates) {
@@ -461,9 +498,19 @@ std::error_code Spool::update(std::string_view id, const std::vector<StatusUpdat
     for (const auto& u : updates) {
         if (u.rcpt >= e->info.rcpts.size()) return SpoolErrc::bad_recipient;
     }
-    if (auto ec = append(*e, static_cast<char>(RecordType::status), encode_status(updates)))
-        return ec;
+    if (auto ec = append(*e, RecordType::status, encode_status(updates))) return ec;
     for (const auto& u : updates) e->info.rcpts[u.rcpt] = u.state;
+    return {};
+}
+
+std::error_code Spool::mark_notice(std::string_view id, std::string_view notice) {
+    auto e = find(id);
+    if (!e) return SpoolErrc::not_found;
+    std::lock_guard lock(e->mu);
+    if (e->removed) return SpoolErrc::not_found;
+    std::string payload = notice.empty() ? "none" : std::string(notice);
+    if (auto ec = append(*e, RecordType::notice, payload)) return ec;
+    e->info.notice = std::move(payload);
     return {};
 }
 
@@ -473,8 +520,7 @@ std::error_code Spool::set_held(std::string_view id, bool held) {
     std::lock_guard lock(e->mu);
     if (e->removed) return SpoolErrc::not_found;
     if (e->info.held == held) return {};
-    if (auto ec = append(*e, static_cast<char>(RecordType::hold), held ? "hold" : "release"))
-        return ec;
+    if (auto ec = append(*e, RecordType::hold, held ? "hold" : "release")) return ec;
     e->info.held = held;
     return {};
 }
@@ -485,12 +531,27 @@ std::error_code Spool::remove(std::string_view id) {
     {
         std::lock_guard lock(e->mu);
         if (e->removed) return SpoolErrc::not_found;
-        if (::unlinkat(queue_fd_, e->info.id.c_str(), 0) != 0) return errno_ec();
+        if (io_.unlinkat(queue_fd_, e->info.id.c_str(), 0) != 0) return errno_ec();
         e->removed = true;
         std::lock_guard index_lock(mu_);
         index_.erase(e->info.id);
     }
-    return queue_sync_->sync();
+    return sync_queue_dir();
+}
+
+// The body failed its CRC (or the file is otherwise damaged): out of the queue, into corrupt/.
+// A failed rename leaves the message queued and returns the error.
+std::error_code Spool::move_to_corrupt(std::string_view id) {
+    auto e = find(id);
+    if (!e) return SpoolErrc::not_found;
+    std::lock_guard lock(e->mu);
+    if (e->removed) return SpoolErrc::not_found;
+    std::error_code ec;
+    if (!rename_to_corrupt(e->info.id, ec)) return ec;
+    e->removed = true;
+    std::lock_guard index_lock(mu_);
+    index_.erase(e->info.id);
+    return ec;
 }
 
 std::optional<MessageInfo> Spool::get(std::string_view id) const {
@@ -521,15 +582,15 @@ std::vector<MessageInfo> Spool::list() const {
 std::error_code Spool::read_body(std::string_view id, std::string& out) const {
     auto e = find(id);
     if (!e) return SpoolErrc::not_found;
-    int fd = ::openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = io_.openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? make_error_code(SpoolErrc::not_found) : errno_ec();
-    Reader in(fd);
+    Reader in(io_, fd);
     std::string header;
     bool ok = in.read(kSpoolMagic.size(), kRecordHeaderSize, header);
     auto h = ok ? parse_record_header(header) : std::nullopt;
     ok = h && h->type == RecordType::body &&
          in.read(kBodyOffset, h->length + kRecordTrailerSize, out) && record_payload_ok(*h, out);
-    ::close(fd);
+    io_.close(fd);
     if (in.io_error) return in.io_error;
     if (!ok) return SpoolErrc::corrupt;
     out.pop_back();

@@ -1,10 +1,12 @@
 // The durable spool (SPEC §4, relay/spool/SPOOL.md): one file per message in queue/, committed by
 // write to incoming/, fsync, rename, fsync of the directory; per-recipient state in a checksummed
 // append-only journal at the end of the same file. Entry points: Spool::open (recovery scan),
-// begin/commit, update, hold/release, remove, list, read_body. Errors are values: any error from
-// commit means the message was not accepted (452 4.3.1 upstream) and nothing of it is left.
+// begin/commit, update, mark_notice, hold/release, remove, move_to_corrupt, list, read_body. Errors
+// are values: any error from commit means the message was not accepted (452 4.3.1 upstream) and
+// nothing of it is left.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -15,7 +17,9 @@
 #include <system_error>
 #include <vector>
 
+#include "relay/spool/format.hpp"
 #include "relay/spool/queue_id.hpp"
+#include "relay/spool/spool_io.hpp"
 #include "relay/spool/types.hpp"
 
 namespace dr::relay {
@@ -25,8 +29,14 @@ struct SpoolOptions {
     // New messages are refused (SpoolErrc::low_space) while less than this is free, so that the
     // status journals of queued mail can still grow on a nearly full disk (as OpenSMTPD's
     // fsqueue_check_space keeps headroom).
+    // Bounce notices may use this reserve (Reserve::may_use); new inbound mail may not.
     std::uint64_t min_free_bytes = 16 * 1024 * 1024;
+    // The system calls (tests inject faults here); nullptr: SpoolIo::real().
+    SpoolIo* io = nullptr;
 };
+
+// Whether a commit may eat into min_free_bytes: only the notices the relay owes senders may.
+enum class Reserve { keep, may_use };
 
 // What open() found and repaired.
 struct RecoveryReport {
@@ -54,11 +64,12 @@ class SpoolWriter {
 
   private:
     friend class Spool;
-    SpoolWriter(int incoming_fd, int fd, std::string id);
+    SpoolWriter(SpoolIo& io, int incoming_fd, int fd, std::string id);
     std::error_code flush();
     std::error_code finish(std::string_view envelope_record);
     void abandon();
 
+    SpoolIo& io_;
     int incoming_fd_;
     int fd_;
     std::string id_;
@@ -88,16 +99,23 @@ class Spool {
     std::uint64_t dir_fsyncs() const;
 
     // Receiving. All thread-safe; concurrent commits share directory fsyncs (group commit).
-    std::unique_ptr<SpoolWriter> begin(std::error_code& ec);
+    std::unique_ptr<SpoolWriter> begin(std::error_code& ec, Reserve reserve = Reserve::keep);
     CommitResult commit(std::unique_ptr<SpoolWriter> writer, QueuedEnvelope env);
-    CommitResult commit(QueuedEnvelope env, std::string_view body);
+    CommitResult commit(QueuedEnvelope env, std::string_view body, Reserve reserve = Reserve::keep);
 
     // Recipient state changes, durable (fdatasync) when this returns no error.
+    // A failed update changes nothing: neither memory nor (after recovery) the file.
     std::error_code update(std::string_view id, const std::vector<StatusUpdate>& updates);
+    // Records that the bounce notice for this message is queued as `notice` (its queue ID),
+    // or, with an empty `notice`, that its sender gets none. Durable when no error.
+    std::error_code mark_notice(std::string_view id, std::string_view notice);
     std::error_code hold(std::string_view id) { return set_held(id, true); }
     std::error_code release(std::string_view id) { return set_held(id, false); }
     // Deletes the message (admin delete, or after its last recipient is final).
     std::error_code remove(std::string_view id);
+    // Moves a message whose body is damaged to corrupt/ (out of the queue, kept for the
+    // operator). Fails, leaving it queued, only when the rename fails.
+    std::error_code move_to_corrupt(std::string_view id);
 
     std::optional<MessageInfo> get(std::string_view id) const;
     std::vector<MessageInfo> list() const;  // sorted by ID, i.e. by arrival
@@ -111,18 +129,23 @@ class Spool {
     std::error_code recover_queue();
     std::error_code load_one(const std::string& id);
     void quarantine(const std::string& id);
+    bool rename_to_corrupt(const std::string& id, std::error_code& ec);
+    std::error_code sync_queue_dir();
     std::error_code check_space() const;
     std::shared_ptr<Entry> find(std::string_view id) const;
-    std::error_code append(Entry& e, char type, std::string_view payload);
+    std::error_code append(Entry& e, RecordType type, std::string_view payload);
+    void undo_append(int fd, std::uint64_t good_end);
     std::error_code set_held(std::string_view id, bool held);
 
     SpoolOptions opt_;
+    SpoolIo& io_;
     int dir_fd_ = -1;
     int lock_fd_ = -1;
     int incoming_fd_ = -1;
     int queue_fd_ = -1;
     int corrupt_fd_ = -1;
     std::unique_ptr<DirSyncer> queue_sync_;
+    std::atomic<bool> dir_unsynced_{false};  // a failed fsync of queue/ still to be made up
     QueueIdGenerator ids_;
     RecoveryReport recovery_;
     mutable std::mutex mu_;

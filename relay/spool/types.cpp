@@ -24,6 +24,14 @@ bool MessageInfo::done() const {
     return true;
 }
 
+bool MessageInfo::notice_owed() const {
+    if (!notice.empty()) return false;
+    for (const auto& r : rcpts) {
+        if (r.status == RcptStatus::bounced) return true;
+    }
+    return false;
+}
+
 namespace {
 
 class SpoolCategory : public std::error_category {

@@ -55,8 +55,15 @@ struct MessageInfo {
     std::uint64_t body_size = 0;
     std::uint64_t file_size = 0;
     bool held = false;
-    // True when every recipient is delivered or bounced: the message can be removed.
+    // The bounce notice (journal record N, written just before the notice's commit): its queue
+    // ID, or "none" when the sender gets none. Empty: none made yet. An ID that is not in the
+    // queue after a restart means the commit did not happen (the scheduler checks).
+    std::string notice;
+    // True when every recipient is delivered or bounced.
     bool done() const;
+    // True when a recipient bounced and its notice is not known to be queued: the message
+    // must not be removed before it is (SPEC §4: nothing lost).
+    bool notice_owed() const;
 };
 
 // Errors the spool reports besides plain errno values (ENOSPC, EIO, … come through as

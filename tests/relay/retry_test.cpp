@@ -76,22 +76,5 @@ TEST(NextState, ExpiresAtMaximalQueueLifetime) {
     EXPECT_TRUE(expired(RecipientState::deferred, at));
 }
 
-TEST(NextState, AfterNoticeFailureTheBounceWaits) {
-    auto q = queue();
-    RcptState b;
-    b.status = RcptStatus::bounced;
-    b.dsn = "5.1.1";
-    b.reason = "User unknown";
-    b.attempts = 1;
-    auto d = after_notice_failure(b, 100 * kSecond, q);
-    EXPECT_EQ(d.status, RcptStatus::deferred);
-    EXPECT_EQ(d.next_attempt_us, 400 * kSecond);
-    EXPECT_EQ(d.dsn, "5.1.1");
-    EXPECT_EQ(d.reason, "User unknown");
-    RcptState delivered;
-    delivered.status = RcptStatus::delivered;
-    EXPECT_EQ(after_notice_failure(delivered, 0, q).status, RcptStatus::delivered);
-}
-
 }  // namespace
 }  // namespace dr::relay

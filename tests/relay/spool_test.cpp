@@ -153,6 +153,60 @@ TEST(Spool, DamagedBodyIsReportedNotDelivered) {
     EXPECT_EQ(spool->read_body(id, out), make_error_code(SpoolErrc::corrupt));
 }
 
+// The "notice queued" mark (journal record N) survives a restart; a message whose recipient
+// bounced owes a notice until it is marked, so start-up does not remove it before.
+TEST(Spool, NoticeMarkIsDurable) {
+    TempDir tmp;
+    std::string id, other;
+    {
+        auto spool = open_spool(tmp.path());
+        id = spool->commit(sample_envelope(), "body").id;
+        other = spool->commit(sample_envelope(), "body").id;
+        RcptState b;
+        b.status = RcptStatus::bounced;
+        for (const auto& m : {id, other})
+            ASSERT_FALSE(spool->update(m, {{0, b}, {1, testing::delivered(1)}}));
+        EXPECT_TRUE(spool->get(id)->notice_owed());
+        ASSERT_FALSE(spool->mark_notice(id, "ABCDEFGHIJ0123"));
+        EXPECT_FALSE(spool->get(id)->notice_owed());
+    }
+    auto spool = open_spool(tmp.path());
+    EXPECT_EQ(spool->recovery().torn_journals, 0u);
+    EXPECT_EQ(spool->get(id)->notice, "ABCDEFGHIJ0123");
+    EXPECT_FALSE(spool->get(id)->notice_owed());
+    EXPECT_TRUE(spool->get(other)->done());
+    EXPECT_TRUE(spool->get(other)->notice_owed());
+    ASSERT_FALSE(spool->mark_notice(other, ""));  // the sender gets none
+    EXPECT_EQ(spool->get(other)->notice, "none");
+}
+
+// New mail is refused below min_free_bytes; the notices the relay owes may use that reserve.
+TEST(Spool, NoticesMayUseTheReserve) {
+    TempDir tmp;
+    auto spool = open_spool(tmp.path(), std::uint64_t{1} << 62);
+    EXPECT_EQ(spool->commit(sample_envelope(), "new mail").ec,
+              make_error_code(SpoolErrc::low_space));
+    auto r = spool->commit(sample_envelope(), "a notice", Reserve::may_use);
+    EXPECT_FALSE(r.ec) << r.ec.message();
+    EXPECT_TRUE(spool->get(r.id));
+}
+
+// A message whose body is damaged leaves the queue for corrupt/, and stays out after a restart.
+TEST(Spool, MoveToCorrupt) {
+    TempDir tmp;
+    std::string id;
+    {
+        auto spool = open_spool(tmp.path());
+        id = spool->commit(sample_envelope(), "body").id;
+        ASSERT_FALSE(spool->move_to_corrupt(id));
+        EXPECT_FALSE(spool->get(id));
+        EXPECT_EQ(spool->move_to_corrupt(id), make_error_code(SpoolErrc::not_found));
+    }
+    EXPECT_TRUE(fs::exists(fs::path(tmp.path()) / "corrupt" / id));
+    auto spool = open_spool(tmp.path());
+    EXPECT_TRUE(spool->list().empty());
+}
+
 TEST(SpoolList, PostqueueLayout) {
     ::setenv("TZ", "UTC", 1);
     ::tzset();
