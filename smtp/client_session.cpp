@@ -75,12 +75,9 @@ awaitable<ClientSession::ReplyOr> ClientSession::read_reply(Step step) {
     for (;;) {
         auto left = std::max(deadline - Clock::now(), Duration::zero());
         error_code ec = co_await stream_.read_line(line, left, opt_.reply_limits.max_line_length);
-        if (ec == boost::asio::error::message_size) {
-            close();
-            co_return ReplyOr{std::nullopt, DeliveryStatus::temp(
-                                                "4.5.0", "reply line too long from " + peer() +
-                                                             " while " + std::string(label(step)))};
-        }
+        // As Postfix's smtp_get() with SMTP_GET_FLAG_SKIP: an over-long line is cut at the
+        // limit and the rest of it skipped; the reply's total size cap still applies.
+        if (ec == boost::asio::error::message_size) ec = {};
         if (ec) co_return ReplyOr{std::nullopt, io_failure(ec, step)};
         if (auto err = parser.feed(line)) {
             close();

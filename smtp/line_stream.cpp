@@ -128,11 +128,12 @@ awaitable<error_code> LineStream::read_line(std::string& line, Duration timeout,
             bare_lf_ = len == 0 || buf_[nl - 1] != '\r';
             if (!bare_lf_) --len;
             bool too_long = len > max_length;
-            if (!too_long) line.assign(buf_, head_, len);
+            line.assign(buf_, head_, std::min(len, max_length));
             consume(nl + 1 - head_);
             co_return too_long ? error_code(asio::error::message_size) : error_code{};
         }
         if (buf_.size() - head_ > max_length + 1) {
+            line.assign(buf_, head_, max_length);
             skipping_ = true;
             consume(buf_.size() - head_);
             co_return asio::error::message_size;

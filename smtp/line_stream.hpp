@@ -37,8 +37,9 @@ class LineStream {
     void reset();
 
     // Reads one line into `line` without its terminator. A line longer than max_length
-    // gives message_size; the rest of it is skipped by the next call, so the
-    // dialogue can go on (RFC 5321 §4.5.3.1.4: reply 500 and continue).
+    // gives message_size with its first max_length bytes in `line`; the rest of it is
+    // skipped by the next call, so the dialogue can go on (RFC 5321 §4.5.3.1.4: a server
+    // replies 500 and continues; a client keeps the cut line, as Postfix does).
     awaitable<error_code> read_line(std::string& line, Duration timeout,
                                     std::size_t max_length = 8192);
     // Whether the last line read ended with a bare LF instead of CRLF.

@@ -47,6 +47,7 @@ SMTP = f"""[smtp]
 connect_timeout = "3s"
 helo_timeout = "{HELO_TIMEOUT}s"
 attempt_timeout = "20s"
+mail_timeout = "3s"
 """
 
 
@@ -248,9 +249,12 @@ class Hostile(unittest.TestCase):
 
     def test_2_one_mebibyte_replies_are_cut_off(self):
         self.flow.send(["x@z-huge.test", "x@z-longline.test", "x@z-longreject.test"])
-        for rcpt in (r"x@z-huge\.test", r"x@z-longline\.test"):
-            line = self.deferred(rcpt)
-            self.assertIn("dsn=4.5.0", line)
+        # Past the reply size cap: a protocol error.
+        self.assertIn("dsn=4.5.0", self.deferred(r"x@z-huge\.test"))
+        # One over-long line is cut at line_length_limit and the rest skipped, as Postfix's
+        # smtp_get() does; the session then fails on what the server does next (nothing).
+        line = self.deferred(r"x@z-longline\.test")
+        self.assertLess(len(line), 1500)
         line = self.deferred(r"x@z-longreject\.test")
         print(f"a 40 KiB refusal is logged in {len(line)} octets", flush=True)
         self.assertIn("dsn=4.2.0", line)
