@@ -403,8 +403,8 @@ std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec, Reserve reserve) 
             std::lock_guard lock(mu_);
             if (index_.count(id)) continue;
         }
-        int fd =
-            io_.openat(incoming_fd_, id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd = io_.openat(incoming_fd_, id.c_str(),
+                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno == EEXIST) continue;
         if (fd < 0) {
             ec = errno_ec();
