@@ -103,11 +103,14 @@ void Scheduler::add_due(const std::string& id, std::size_t rcpt, const std::stri
     due_[domain].push_back({id, rcpt});
 }
 
-// A deferred recipient waits until `wall_us` (as stored), counted on the steady clock from now.
+// A deferred recipient waits until `wall_us` (as stored), counted on the steady clock from now,
+// and never longer than maximal_backoff: a time stored before the clock stepped back (just
+// before, or before a restart) costs at most one backoff, not the size of the step.
 void Scheduler::wait(const std::string& id, std::size_t rcpt, std::int64_t wall_us) {
     if (!waiting_set_.insert({id, rcpt}).second) return;
-    const auto delta =
-        std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(Clock::now())));
+    const auto delta = std::min<std::chrono::microseconds>(
+        std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(Clock::now()))),
+        cfg_.queue.maximal_backoff);
     waiting_.emplace(Steady::now() + delta, std::pair{id, rcpt});
 }
 
