@@ -4,7 +4,8 @@ Debian's libfaketime (FAKETIME_TIMESTAMP_FILE, re-read on every call; the
 monotonic clock stays real):
 - a recipient already delivered is not delivered again by a stale retry entry
   (a `queue release` of a message that is not held, then `queue flush`), and
-  repeated release/flush requests send nothing twice;
+  repeated release/flush requests send nothing twice, and a release of a
+  message that is not held adds no retry;
 - a clock step backwards does not starve a deferred recipient: retries wait
   on steady time, so it is retried after its backoff, not hours later.
 Runs inside the lab (tests/lab/lab run -- ...)."""
@@ -106,6 +107,23 @@ class Clock(unittest.TestCase):
         self.assertEqual(len(self.tries(relay, one, "sent")), 1, "\n".join(relay.lines()))
         self.assertEqual(len(relaylab.received(self.lab, one)), 1)
         self.assertIn(qid, self.queue(relay, "list"))  # still queued for two@
+
+    def test_release_of_a_message_not_held_adds_no_retry(self):
+        # Deferred for 20s; the wall clock jumps 15s forward and the message, not held, is
+        # released: it already waits, so nothing is added. A second entry (counted from the
+        # stepped clock: due 5s after the deferral) would be an extra attempt.
+        relay = self.relay(backoff="20s", lifetime="5d")
+        rcpt = "early@ee-good.test"
+        self.send(rcpt)
+        self.wait_tries(relay, rcpt, 1, "deferred")
+        deferred = time.monotonic()
+        qid = self.tries(relay, rcpt)[0].split(": ")[1]
+        self.step("+15")
+        for _ in range(3):
+            self.assertEqual(self.queue(relay, "release", qid), f"{qid}: released\n")
+        time.sleep(max(0, deferred + 12 - time.monotonic()))
+        self.assertEqual(len(self.tries(relay, rcpt)), 1, "\n".join(relay.lines()))
+        self.wait_tries(relay, rcpt, 2, timeout=30)  # the retry on its own schedule
 
     def test_clock_step_backwards_does_not_starve_a_retry(self):
         # Deferred with a 5s backoff, then the wall clock steps 3h back and the destination
