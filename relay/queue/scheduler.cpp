@@ -103,11 +103,14 @@ void Scheduler::add_due(const std::string& id, std::size_t rcpt, const std::stri
     due_[domain].push_back({id, rcpt});
 }
 
-// A deferred recipient waits until `wall_us` (as stored), counted on the steady clock from now.
+// A deferred recipient waits until `wall_us` (as stored), counted on the steady clock from now,
+// and never longer than maximal_backoff: a time stored before the clock stepped back (just
+// before, or before a restart) costs at most one backoff, not the size of the step.
 void Scheduler::wait(const std::string& id, std::size_t rcpt, std::int64_t wall_us) {
     if (!waiting_set_.insert({id, rcpt}).second) return;
-    const auto delta =
-        std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(Clock::now())));
+    const auto delta = std::min<std::chrono::microseconds>(
+        std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(Clock::now()))),
+        cfg_.queue.maximal_backoff);
     waiting_.emplace(Steady::now() + delta, std::pair{id, rcpt});
 }
 
@@ -347,7 +350,8 @@ asio::awaitable<void> Scheduler::unreadable(const MessageInfo& info,
 
 // A finished message: its notice queued if one is owed, then removed (or, when its body is
 // damaged, moved to corrupt/). A notice that cannot be queued now is tried again later; the
-// message stays until it is (Postfix defers when bounce_append fails).
+// message stays until it is (Postfix defers when bounce_append fails). A body that cannot be
+// read is waited for until maximal_queue_lifetime; then the notice goes without the content.
 asio::awaitable<void> Scheduler::finish(std::string id) {
     if (!finishing_.insert(id).second) co_return;
     auto info = current(id);
@@ -356,12 +360,15 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
         std::string content;
         auto ec = spool_.spool().read_body(id, content);
         damaged = ec == SpoolErrc::corrupt;
-        if (damaged) content.clear();  // the sender is told without the content
-        bool queued = false;
+        // A body still unreadable past maximal_queue_lifetime is not waited for any longer.
+        const bool too_old = to_us(Clock::now()) - info->envelope.arrival_us >=
+                             std::chrono::microseconds(cfg_.queue.maximal_queue_lifetime).count();
         if (ec && !damaged)
-            log_.warning(Role::qmgr, id + ": cannot read queue file: " + ec.message());
-        else
-            queued = co_await queue_notice_for(*info, content);
+            log_.warning(Role::qmgr, id + ": cannot read queue file: " + ec.message() +
+                                         (too_old ? "; notice sent without the content" : ""));
+        if (ec) content.clear();  // the sender is told without the content
+        bool queued = false;
+        if (!ec || damaged || too_old) queued = co_await queue_notice_for(*info, content);
         if (!queued) {
             finishing_.erase(id);
             later(id);

@@ -6,7 +6,9 @@
   written once the disk is back and the message removed; a restart before
   that write delivers it once more (the SPEC §4 window), not more;
 - a body that cannot be read (EMFILE) is retried, not forgotten;
-- a body damaged on disk (CRC) is bounced to its sender and moved to corrupt/.
+- a body damaged on disk (CRC) is bounced to its sender and moved to corrupt/;
+- a body unreadable until maximal_queue_lifetime bounces, the sender is told
+  without the content, and the message is removed.
 Runs inside the lab (tests/lab/lab run -- ...)."""
 import glob
 import os
@@ -109,6 +111,32 @@ class Faults(unittest.TestCase):
         self.flag("fail-read", False)
         relay.wait_for(r"to=<later@ee-good\.test>.*status=sent", timeout=30)
         self.assertEqual(self.count(rcpt), 1)
+
+    def test_body_unreadable_until_its_lifetime_ends(self):
+        # The body never becomes readable: past maximal_queue_lifetime the recipient bounces
+        # and the sender gets a notice without the content (which cannot be read) while the
+        # fault lasts, and the message is removed; nothing is retried forever.
+        relay, queue = self.relay(lifetime="4s")
+        sender, rcpt = "unread@ta-good.test", "never@ee-good.test"
+        self.flag("fail-read", True)
+        self.send(sender, rcpt, 5)
+        [path] = glob.glob(os.path.join(queue, "*"))
+        qid = os.path.basename(path)
+        notice = relay.wait_for(rf"{qid}: sender non-delivery notification: [0-9A-Z]+",
+                                timeout=30).rsplit(" ", 1)[1]
+        relay.wait_for(rf"{qid}: cannot read queue file: .*; notice sent without the content")
+        relay.wait_for(rf"{qid}: removed")
+        self.assertEqual(os.listdir(queue), [notice], "the original removed, its notice queued")
+        self.flag("fail-read", False)  # the notice's own body can be read now
+        relay.wait_for(rf"{notice}: to=<unread@ta-good\.test>, .*status=sent", timeout=30)
+        [got] = relaylab.received(self.lab, sender)
+        self.assertEqual(got["mail_from"], "")
+        with open(got["body_file"], errors="replace") as f:
+            body = f.read()
+        self.assertIn("Final-Recipient: rfc822; never@ee-good.test", body)
+        self.assertIn("Status: 4.3.0", body)
+        self.assertNotIn("body 5", body)
+        self.assertEqual(self.count(rcpt), 0)
 
     def test_damaged_body_goes_to_corrupt_and_the_sender_is_told(self):
         relay, queue = self.relay(extra=DOWN)

@@ -30,6 +30,7 @@ class Relay:
         self.write_conf()
         self.proc = None
         self.preexec = None  # runs in the child before exec (e.g. resource limits)
+        self.env = {}  # more environment variables for the child (e.g. LD_PRELOAD)
         self.starts = 0
         if start:
             self.start()
@@ -66,7 +67,8 @@ json = "{self.evidence}"
         self.starts += 1
         with open(os.path.join(self.dir, "stderr"), "a") as err:
             self.proc = subprocess.Popen([BINARY, "serve", "-c", self.conf], stdout=err,
-                                         stderr=err, preexec_fn=self.preexec)
+                                         stderr=err, preexec_fn=self.preexec,
+                                         env=dict(os.environ, **self.env))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if sum("daemon started" in l for l in self.lines()) >= self.starts:
