@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <regex>
+#include <sstream>
 
 namespace dr::relay {
 namespace {
@@ -112,22 +114,27 @@ TEST(Printable, TruncatesLongRepliesAtACharacterBoundary) {
     EXPECT_EQ(printable(cut), cut) << "a UTF-8 character was cut in half";
 }
 
-TEST(Logger, EscapesWhatItWrites) {
+// What `write` logs through a file target, as the file holds it afterwards.
+std::string written_by(const std::function<void(Logger&)>& write) {
     char path[] = "/tmp/dr-log-XXXXXX";
     int fd = mkstemp(path);
-    ASSERT_GE(fd, 0);
+    EXPECT_GE(fd, 0);
     close(fd);
     conf::LogConfig cfg;
     cfg.target = conf::parse_log_target(std::string("file:") + path);
-    {
-        auto log = Logger::open(cfg, "relay1");
-        log->info(Role::smtp,
-                  "X: to=<a@b>, orig_to=<x\r\nJan  1 00:00:00 relay1 dane-relay/smtp[1]: Y>");
-        log->warning(Role::smtpd, "bad\nline");
-    }
+    write(*Logger::open(cfg, "relay1"));
     std::ifstream in(path);
     std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     unlink(path);
+    return all;
+}
+
+TEST(Logger, EscapesWhatItWrites) {
+    const std::string all = written_by([](Logger& log) {
+        log.info(Role::smtp,
+                 "X: to=<a@b>, orig_to=<x\r\nJan  1 00:00:00 relay1 dane-relay/smtp[1]: Y>");
+        log.warning(Role::smtpd, "bad\nline");
+    });
     ASSERT_EQ(std::count(all.begin(), all.end(), '\n'), 2) << all;
     EXPECT_NE(all.find("orig_to=<x??Jan  1 00:00:00 relay1 dane-relay/smtp[1]: Y>\n"),
               std::string::npos)
@@ -146,22 +153,13 @@ TEST(LogFormat, LinePrefix) {
 }
 
 TEST(Logger, FileTargetAppendsWholeLines) {
-    char path[] = "/tmp/dr-log-XXXXXX";
-    int fd = mkstemp(path);
-    ASSERT_GE(fd, 0);
-    close(fd);
-    conf::LogConfig cfg;
-    cfg.target = conf::parse_log_target(std::string("file:") + path);
-    {
-        auto log = Logger::open(cfg, "relay1");
-        log->info(Role::qmgr, "8FBEE80337A: removed");
-        log->warning(Role::smtpd, "something odd");
-    }
-    std::ifstream in(path);
+    std::istringstream in(written_by([](Logger& log) {
+        log.info(Role::qmgr, "8FBEE80337A: removed");
+        log.warning(Role::smtpd, "something odd");
+    }));
     std::string l1, l2;
     std::getline(in, l1);
     std::getline(in, l2);
-    unlink(path);
     EXPECT_NE(l1.find(" relay1 dane-relay/qmgr["), std::string::npos) << l1;
     EXPECT_TRUE(l1.ends_with("]: 8FBEE80337A: removed")) << l1;
     EXPECT_TRUE(l2.ends_with("]: warning: something odd")) << l2;
