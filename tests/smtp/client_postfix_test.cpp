@@ -445,8 +445,17 @@ TEST_F(ClientPostfix, VerifyHookRefusalClosesBeforeSecondEhlo) {
     ClientSession s(io.get_executor(), o);
     auto st = run(s.open(tls_port()), io);
     EXPECT_EQ(st.reason, "Server certificate not verified");
+    // Postfix counts the STARTTLS as 1 or 0/1 depending on whether our close
+    // reaches it before it has sent its session tickets; either way the only
+    // commands it saw are the first EHLO and STARTTLS.
     std::string line = peer->disconnect_line(mark);
-    EXPECT_NE(line.find("ehlo=1 starttls=1 commands=2"), std::string::npos) << line;
+    EXPECT_NE(line.find(" ehlo=1 starttls="), std::string::npos) << line;
+    EXPECT_EQ(line.find("ehlo=2"), std::string::npos) << line;
+    EXPECT_EQ(line.find("mail="), std::string::npos) << line;
+    EXPECT_NE(line.find(" commands="), std::string::npos) << line;
+    EXPECT_TRUE(line.find("commands=2") != std::string::npos ||
+                line.find("commands=1/2") != std::string::npos)
+        << line;
 }
 
 TEST_F(ClientPostfix, DotStuffedBodyArrivesIntact) {
