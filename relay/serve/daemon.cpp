@@ -6,13 +6,16 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <thread>
 
 #include "dane/verify.hpp"
 #include "relay/cli/control.hpp"
@@ -75,10 +78,15 @@ class Daemon {
           name_(loaded.name()),
           log_(log),
           client_tls_(asio::ssl::context::tls_client),
-          signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+          signals_(io_, SIGTERM, SIGINT, SIGHUP),
+          inbound_work_(asio::make_work_guard(inbound_io_)) {}
+
+    ~Daemon() { stop_inbound(); }
 
     // As root: everything that needs privileges or can fail early. Then, in the event loop,
-    // the rest once the resolver has shown that it validates.
+    // the rest once the resolver has shown that it validates. Two event loops, one per core:
+    // this thread runs the queue (scheduler, resolver, control socket, signals), a second one
+    // the inbound SMTP sessions; the spool's blocking calls run on AsyncSpool's pool.
     int run() {
         using Step = std::string (Daemon::*)();
         for (Step step :
@@ -87,6 +95,7 @@ class Daemon {
             if (auto err = (this->*step)(); !err.empty()) return fail(err);
         asio::co_spawn(io_, start(), asio::detached);
         io_.run();
+        stop_inbound();
         return status_;
     }
 
@@ -144,7 +153,7 @@ class Daemon {
     }
 
     std::string bind_listeners() {
-        listener_.emplace(io_, log_);
+        listener_.emplace(inbound_io_, log_);
         for (const auto& ep : cfg_.server.listen)
             if (auto err = listener_->bind(ep); !err.empty()) return err;
         return {};
@@ -226,11 +235,22 @@ class Daemon {
         return {};
     }
 
+    // The inbound loop starts here, after root is dropped; new queue IDs cross to the queue's.
     std::string start_listeners() {
-        sink_.emplace(*async_, log_, cfg_.server.hostname,
-                      [this](const std::string& id) { scheduler_->enqueue(id); });
-        listener_->start(inbound_settings(cfg_, server_tls_ ? &*server_tls_ : nullptr), *sink_);
+        sink_.emplace(*async_, log_, cfg_.server.hostname, [this](const std::string& id) {
+            asio::post(io_, [this, id] { scheduler_->enqueue(id); });
+        });
+        auto settings = inbound_settings(cfg_, server_tls_ ? &*server_tls_ : nullptr);
+        asio::post(inbound_io_, [this, settings] { listener_->start(settings, *sink_); });
+        inbound_thread_ = std::thread([this] { inbound_io_.run(); });
         return {};
+    }
+
+    // Stops the inbound loop and waits for its thread; sessions still open are dropped with it.
+    void stop_inbound() {
+        inbound_work_.reset();
+        inbound_io_.stop();
+        if (inbound_thread_.joinable()) inbound_thread_.join();
     }
 
     // ---- signals ----------------------------------------------------------------------------
@@ -244,7 +264,7 @@ class Daemon {
                 return;
             }
             log_.info(Role::master, "terminating on signal " + std::to_string(sig));
-            listener_->close();
+            asio::post(inbound_io_, [this] { listener_->close(); });
             control_->close();
             asio::co_spawn(io_, stop(), asio::detached);
         });
@@ -252,7 +272,8 @@ class Daemon {
 
     asio::awaitable<void> stop() {
         co_await scheduler_->drain();
-        io_.stop();  // inbound sessions still in DATA got no 250: their client keeps the mail
+        stop_inbound();  // inbound sessions still in DATA got no 250: their client keeps the mail
+        io_.stop();
     }
 
     void reload() {
@@ -264,8 +285,8 @@ class Daemon {
         }
         if (fresh.config.server.hostname.empty())
             fresh.config.server.hostname = cfg_.server.hostname;
-        listener_->reconfigure(
-            inbound_settings(fresh.config, server_tls_ ? &*server_tls_ : nullptr));
+        auto settings = inbound_settings(fresh.config, server_tls_ ? &*server_tls_ : nullptr);
+        asio::post(inbound_io_, [this, settings] { listener_->reconfigure(settings); });
         scheduler_->reconfigure(scheduler_config(fresh.config));
         cfg_.policy = fresh.config.policy;
         log_.info(Role::master,
@@ -280,7 +301,8 @@ class Daemon {
     std::optional<Account> account_;  // to switch to after binding; empty: keep the user
     std::string file_, name_;
     Logger& log_;
-    asio::io_context io_;
+    asio::io_context io_;          // the queue's loop: this thread
+    asio::io_context inbound_io_;  // the inbound sessions' loop: inbound_thread_
     asio::ssl::context client_tls_;
     std::optional<asio::ssl::context> server_tls_;
     asio::signal_set signals_;
@@ -292,6 +314,8 @@ class Daemon {
     std::optional<SpoolSink> sink_;
     std::optional<Listener> listener_;
     std::optional<ControlServer> control_;
+    asio::executor_work_guard<asio::io_context::executor_type> inbound_work_;
+    std::thread inbound_thread_;  // declared last: joined before the members it uses go
     int status_ = 0;
 };
 
