@@ -13,6 +13,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ubquery  # noqa: E402
@@ -41,28 +42,49 @@ def servfail(msg, qend):
     return msg[:2] + flags.to_bytes(2, "big") + b"\x00\x01\x00\x00\x00\x00\x00\x00" + msg[12:qend]
 
 
+QUERIES = {}  # (name, type) -> count, printed at SIGTERM when UBSTUB_STATS is set
+CACHE = {}  # (lowercase name, type) -> (expiry, reply packet or None), TTL at most 60 s
+
+
 def answer(resolver, msg):
+    """The reply to a query: from the stub's own cache (a synchronous ub_resolve sets up a
+    libunbound worker per call, about a millisecond), else from libunbound."""
     q = question(msg)
     if q is None:
         return None
     name, qtype, qend = q
+    QUERIES[(name, qtype)] = QUERIES.get((name, qtype), 0) + 1
+    key = (name.lower(), qtype)
+    hit = CACHE.get(key)
+    if hit is None or hit[0] < time.monotonic():
+        hit = CACHE[key] = resolve(resolver, name, qtype)
+    pkt = hit[1]
+    if pkt is None:
+        return servfail(msg, qend)
+    pkt = bytearray(pkt)
+    pkt[0:2] = msg[0:2]
+    pkt[2] = (pkt[2] & 0xFE) | (msg[2] & 0x01)  # RD as asked
+    return bytes(pkt)
+
+
+def resolve(resolver, name, qtype):
+    """(expiry, reply packet with QR, RA, and AD iff secure; None for SERVFAIL)."""
     res = ctypes.POINTER(ubquery.UbResult)()
     with _lock:
         err = resolver.lib.ub_resolve(resolver.ctx, name.encode(), qtype, 1, ctypes.byref(res))
     if err:
-        return servfail(msg, qend)
+        return time.monotonic() + 1, None
     try:
         r = res.contents
         if r.bogus or not r.answer_packet or r.answer_len < 12:
-            return servfail(msg, qend)
+            return time.monotonic() + 1, None
         pkt = bytearray(ctypes.string_at(r.answer_packet, r.answer_len))
-        secure = bool(r.secure)
+        secure, ttl = bool(r.secure), max(0, min(r.ttl, 60))
     finally:
         resolver.lib.ub_resolve_free(res)
-    pkt[0:2] = msg[0:2]
-    pkt[2] = 0x80 | (pkt[2] & 0x7E) | (msg[2] & 0x01)  # QR, opcode/AA kept, RD as asked
+    pkt[2] = 0x80 | (pkt[2] & 0x7E)  # QR, opcode/AA/TC kept
     pkt[3] = 0x80 | (0x20 if secure else 0) | (pkt[3] & 0x0F)  # RA, AD iff secure, rcode
-    return bytes(pkt)
+    return time.monotonic() + ttl, bytes(pkt)
 
 
 def udp_limit(msg):
@@ -99,6 +121,13 @@ def serve_udp(sock, resolver):
         sock.sendto(reply, peer)
 
 
+def stats_and_exit():
+    if os.environ.get("UBSTUB_STATS"):
+        top = sorted(QUERIES.items(), key=lambda kv: -kv[1])[:15]
+        print(f"ubstub: {sum(QUERIES.values())} queries", top, file=sys.stderr, flush=True)
+    os._exit(0)
+
+
 def main(argv):
     conf = None
     if argv[:1] == ["-C"]:
@@ -115,7 +144,7 @@ def main(argv):
     tcp.daemon_threads = True
     tcp.resolver = resolver
     threading.Thread(target=tcp.serve_forever, daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, lambda *_: stats_and_exit())
     with open(ready, "w") as f:
         f.write(f"{os.getpid()}\n")
     serve_udp(udp, resolver)
