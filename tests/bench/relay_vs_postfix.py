@@ -429,7 +429,8 @@ ROWS = [("msgs/s", "{:.0f}", True), ("CPU ms/msg", "{:.2f}", False), ("p50 s", "
 def table(a, relay, postfix, null, sink):
     print(f"\n{a.messages} messages of {a.size} B, {a.conns} injecting connections, "
           f"{len(a.domain_list)} DANE domains (3 1 1), {os.cpu_count()} cores, "
-          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
+          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average at the end "
+          f"{os.getloadavg()[0]:.1f}")
     print(f"{'figure':<34} {'dane-relay':>11} {'Postfix 3.7':>12} {'relay/Postfix':>14}")
     for name, fmt, _ in ROWS:
         r, p = relay.get(name), postfix.get(name)
