@@ -64,6 +64,13 @@ def tree_cpu(root):
     return total / TICK
 
 
+def cpu_times():
+    """(busy, iowait, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4], v[4], sum(v)
+
+
 def memory(pids):
     """(RSS, PSS) in KiB summed over pids, from smaps_rollup."""
     rss = pss = 0
@@ -203,7 +210,7 @@ def run_workload(a, name, root, port, log, sinks, watch):
     ml = MailLog(log)
     ml.poll()
     ml.delays.clear(), ml.levels.clear()
-    cpu0 = tree_cpu(root)
+    cpu0, machine0 = tree_cpu(root), cpu_times()
     watch0 = {k: stat(p)[1] for k, p in watch.items()}
     mem = PeakMemory(root)
     mem.start()
@@ -214,6 +221,7 @@ def run_workload(a, name, root, port, log, sinks, watch):
         ml.poll()
     elapsed = time.monotonic() - t0
     cpu = tree_cpu(root) - cpu0
+    busy, iowait, total = (b - a for a, b in zip(machine0, cpu_times()))
     mem.stop()
     watched = {k: (stat(p)[1] - watch0[k]) / TICK for k, p in watch.items()}
     deadline = time.monotonic() + 60
@@ -237,6 +245,8 @@ def run_workload(a, name, root, port, log, sinks, watch):
             "Verified TLS lines": ml.levels.get("Verified", 0), "delivered": n,
             "seconds": elapsed, "injector msgs/s": inj["msgs_per_s"],
             "injector CPU ms/msg": inj["cpu_ms_per_msg"],
+            "MTA cores used": cpu / elapsed, "machine busy %": 100 * busy / total,
+            "machine iowait %": 100 * iowait / total,
             **{k: 1000 * v / n for k, v in watched.items()}}
 
 
@@ -417,13 +427,14 @@ def ceilings(a, sinks, sink):
     return n, t
 
 
-ROWS = [("msgs/s", "{:.0f}", True), ("CPU ms/msg", "{:.2f}", False), ("p50 s", "{:.2f}", False),
-        ("p99 s", "{:.2f}", False), ("peak RSS MiB", "{:.1f}", False),
-        ("peak PSS MiB", "{:.1f}", False), ("TLS sessions", "{}", False),
-        ("TLS resumptions", "{}", None), ("Verified TLS lines", "{}", None),
-        ("delivered", "{}", None), ("injector msgs/s", "{:.0f}", None),
-        ("injector CPU ms/msg", "{:.2f}", None), ("sink CPU ms/msg", "{:.2f}", None),
-        ("DNS stub CPU ms/msg", "{:.2f}", None)]
+# (figure, format); RSS and PSS are summed over every process of the MTA.
+ROWS = [("msgs/s", "{:.0f}"), ("CPU ms/msg", "{:.2f}"), ("p50 s", "{:.2f}"), ("p99 s", "{:.2f}"),
+        ("peak RSS MiB", "{:.1f}"), ("peak PSS MiB", "{:.1f}"), ("TLS sessions", "{}"),
+        ("TLS resumptions", "{}"), ("Verified TLS lines", "{}"), ("delivered", "{}"),
+        ("injector msgs/s", "{:.0f}"), ("injector CPU ms/msg", "{:.2f}"),
+        ("sink CPU ms/msg", "{:.2f}"),
+        ("DNS stub CPU ms/msg", "{:.2f}"), ("MTA cores used", "{:.2f}"),
+        ("machine busy %", "{:.0f}"), ("machine iowait %", "{:.0f}")]
 
 
 def table(a, relay, postfix, null, sink):
@@ -432,7 +443,7 @@ def table(a, relay, postfix, null, sink):
           f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average at the end "
           f"{os.getloadavg()[0]:.1f}")
     print(f"{'figure':<34} {'dane-relay':>11} {'Postfix 3.7':>12} {'relay/Postfix':>14}")
-    for name, fmt, _ in ROWS:
+    for name, fmt in ROWS:
         r, p = relay.get(name), postfix.get(name)
         cell = lambda v: fmt.format(v) if v is not None else "-"
         ratio = f"{r / p:.2f}" if r is not None and p else "-"
