@@ -64,6 +64,24 @@ def tree_cpu(root):
     return total / TICK
 
 
+def runqueue_wait(root):
+    """Seconds the threads of root's live process tree spent runnable but waiting for a
+    CPU (/proc/PID/task/TID/schedstat): how much a busy machine held the MTA back."""
+    total = 0
+    for p in tree(root):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return total / 1e9
+
+
 def cpu_times():
     """(busy, iowait, total) jiffies of the whole machine, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -210,7 +228,7 @@ def run_workload(a, name, root, port, log, sinks, watch):
     ml = MailLog(log)
     ml.poll()
     ml.delays.clear(), ml.levels.clear()
-    cpu0, machine0 = tree_cpu(root), cpu_times()
+    cpu0, machine0, wait0 = tree_cpu(root), cpu_times(), runqueue_wait(root)
     watch0 = {k: stat(p)[1] for k, p in watch.items()}
     mem = PeakMemory(root)
     mem.start()
@@ -222,6 +240,7 @@ def run_workload(a, name, root, port, log, sinks, watch):
     elapsed = time.monotonic() - t0
     cpu = tree_cpu(root) - cpu0
     busy, iowait, total = (b - a for a, b in zip(machine0, cpu_times()))
+    waited = runqueue_wait(root) - wait0
     mem.stop()
     watched = {k: (stat(p)[1] - watch0[k]) / TICK for k, p in watch.items()}
     deadline = time.monotonic() + 60
@@ -246,7 +265,7 @@ def run_workload(a, name, root, port, log, sinks, watch):
             "seconds": elapsed, "injector msgs/s": inj["msgs_per_s"],
             "injector CPU ms/msg": inj["cpu_ms_per_msg"],
             "MTA cores used": cpu / elapsed, "machine busy %": 100 * busy / total,
-            "machine iowait %": 100 * iowait / total,
+            "machine iowait %": 100 * iowait / total, "run-queue wait ms/msg": 1000 * waited / n,
             **{k: 1000 * v / n for k, v in watched.items()}}
 
 
@@ -434,7 +453,8 @@ ROWS = [("msgs/s", "{:.0f}"), ("CPU ms/msg", "{:.2f}"), ("p50 s", "{:.2f}"), ("p
         ("injector msgs/s", "{:.0f}"), ("injector CPU ms/msg", "{:.2f}"),
         ("sink CPU ms/msg", "{:.2f}"),
         ("DNS stub CPU ms/msg", "{:.2f}"), ("MTA cores used", "{:.2f}"),
-        ("machine busy %", "{:.0f}"), ("machine iowait %", "{:.0f}")]
+        ("run-queue wait ms/msg", "{:.2f}"), ("machine busy %", "{:.0f}"),
+        ("machine iowait %", "{:.0f}")]
 
 
 def table(a, relay, postfix, null, sink):
