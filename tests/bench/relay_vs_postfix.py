@@ -496,6 +496,15 @@ def main():
     a, lab = args()
     sinks, sink = Sinks(lab), sink_pid()
     work = tempfile.mkdtemp(prefix="dr-vs-postfix-")
+    try:
+        measure(a, sinks, sink, work)
+    except SystemExit:
+        print(f"relay_vs_postfix: the MTAs' logs and queues are kept in {work}", file=sys.stderr)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(a, sinks, sink, work):
     null, sink_ceiling = ceilings(a, sinks, sink)
     relay, log = start_relay(a, work)
     try:
@@ -516,7 +525,6 @@ def main():
         stub.terminate()
         stub.wait()
     table(a, r, p, null, sink_ceiling)
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
