@@ -389,7 +389,7 @@ awaitable<bool> ServerSession::on_data() {
         reply("554 5.5.1 Error: no valid recipients");
         co_return !too_many_errors();
     }
-    auto writer = sink_.open(client_, tx_.envelope);
+    auto writer = co_await sink_.open(client_, tx_.envelope);
     if (!writer) {
         reply("452 4.3.1 Insufficient system storage");
         co_return true;

@@ -53,8 +53,10 @@ class MessageWriter {
 class MessageSink {
   public:
     virtual ~MessageSink() = default;
-    // Called at DATA; nullptr means "cannot store now" (452 4.3.1).
-    virtual std::unique_ptr<MessageWriter> open(const ClientInfo& client, const Envelope& env) = 0;
+    // Called at DATA; nullptr means "cannot store now" (452 4.3.1). A coroutine, so that a
+    // sink can create its file off the event loop.
+    virtual awaitable<std::unique_ptr<MessageWriter>> open(const ClientInfo& client,
+                                                           const Envelope& env) = 0;
 };
 
 struct ServerOptions {

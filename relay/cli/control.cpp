@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "relay/cli/queue_command.hpp"
+#include "relay/spool/async_spool.hpp"
 
 namespace dr::relay {
 
@@ -49,7 +50,7 @@ int ask_daemon(const std::string& spool_dir, const std::vector<std::string>& arg
     }
 }
 
-ControlServer::ControlServer(asio::any_io_executor ex, Spool& spool, ControlHooks hooks)
+ControlServer::ControlServer(asio::any_io_executor ex, AsyncSpool& spool, ControlHooks hooks)
     : ex_(ex), spool_(spool), hooks_(std::move(hooks)), acceptor_(ex) {}
 
 std::string ControlServer::open(const std::string& spool_dir) {
@@ -92,12 +93,22 @@ asio::awaitable<void> ControlServer::session(local::socket socket) {
     std::istringstream words(line.substr(0, line.find('\n')));
     std::vector<std::string> args;
     for (std::string w; words >> w;) args.push_back(w);
-    std::ostringstream out, err;
-    int rc = run_queue_command_on(spool_, args, out, err);
+    struct Outcome {
+        int rc = 0;
+        std::string text;
+    };
+    // A named lambda: GCC 12 mishandles one with captures built inside a co_await expression.
+    auto job = [this, args] {
+        std::ostringstream out, err;
+        int rc = run_queue_command_on(spool_.spool(), args, out, err);
+        return Outcome{rc, out.str() + err.str()};
+    };
+    auto done = co_await spool_.async_call<Outcome>(std::move(job), asio::use_awaitable);
+    const int rc = done.rc;
     if (rc == 0 && !args.empty() && args[0] == "flush" && hooks_.flushed) hooks_.flushed();
     if (!args.empty() && args[0] == "release" && hooks_.released)
         for (std::size_t i = 1; i < args.size(); ++i) hooks_.released(args[i]);
-    std::string reply = std::to_string(rc) + "\n" + out.str() + err.str();
+    std::string reply = std::to_string(rc) + "\n" + done.text;
     co_await asio::async_write(socket, asio::buffer(reply),
                                asio::redirect_error(asio::use_awaitable, ec));
 }

@@ -15,7 +15,7 @@
 
 namespace dr::relay {
 
-class Spool;
+class AsyncSpool;
 
 std::string control_socket_path(const std::string& spool_dir);
 
@@ -31,7 +31,8 @@ struct ControlHooks {
 
 class ControlServer {
   public:
-    ControlServer(boost::asio::any_io_executor ex, Spool& spool, ControlHooks hooks);
+    // Commands run on the spool's pool (flush and hold write and fsync per message), not on `ex`.
+    ControlServer(boost::asio::any_io_executor ex, AsyncSpool& spool, ControlHooks hooks);
     // Binds <spool>/control and starts answering; returns an error text, "" when listening.
     std::string open(const std::string& spool_dir);
     void close();  // stops accepting and removes the socket file
@@ -41,7 +42,7 @@ class ControlServer {
     boost::asio::awaitable<void> session(boost::asio::local::stream_protocol::socket socket);
 
     boost::asio::any_io_executor ex_;
-    Spool& spool_;
+    AsyncSpool& spool_;
     ControlHooks hooks_;
     boost::asio::local::stream_protocol::acceptor acceptor_;
     std::string path_;

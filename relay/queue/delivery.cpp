@@ -90,8 +90,14 @@ class Attempt {
                 if (!rs.ok()) break;
             }
             ++uses;
-            auto tr = co_await conn.session->send(with_recipients(batch_[m].envelope, rcpts),
-                                                  batch_[m].content);
+            auto env = with_recipients(batch_[m].envelope, rcpts);
+            smtp::TransactionResult tr;
+            if (batch_[m].source) {
+                auto source = batch_[m].source();
+                tr = co_await conn.session->send(env, *source);
+            } else {
+                tr = co_await conn.session->send(env, batch_[m].content);
+            }
             for (std::size_t k = 0; k < rcpts.size(); ++k) {
                 const auto& st = k < tr.recipients.size() ? tr.recipients[k] : tr.status;
                 // A recipient accepted at RCPT shares the fate of the transaction

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +28,9 @@ smtp::Envelope with_recipients(const smtp::Envelope& env, const std::vector<std:
 struct OutboundMessage {
     std::string queue_id;
     smtp::Envelope envelope;  // only the recipients for this destination
-    std::string content;      // header and body, not dot-stuffed
+    std::string content;      // header and body, not dot-stuffed (when source is unset)
+    // Or the content read in pieces: a fresh source for each transaction (e.g. the spool file).
+    std::function<std::unique_ptr<smtp::MessageSource>()> source;
 };
 
 struct RecipientResult {

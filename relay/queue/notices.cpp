@@ -52,16 +52,18 @@ boost::asio::awaitable<NoticeResult> queue_bounce_notice(AsyncSpool& spool, Logg
     env.client_name = "localhost";
     env.helo = hostname;
     // The notice may use the space kept back from new mail (SpoolOptions::min_free_bytes).
-    std::error_code ec;
-    auto writer = spool.spool().begin(ec, Reserve::may_use);
-    CommitResult r{ec, {}};
-    if (writer) {
+    auto begun = co_await spool.async_begin(boost::asio::use_awaitable, Reserve::may_use);
+    CommitResult r{begun.ec, {}};
+    if (begun.writer) {
         // Its ID goes into the original's journal before the commit, so that after a crash
         // the relay knows whether this notice exists (queued) or must be made again (it does
         // not). A failed mark costs at most a second notice after a crash, not this one.
-        co_await spool.async_mark_notice(info.id, writer->id(), boost::asio::use_awaitable);
-        writer->write(notice->message);
-        r = co_await spool.async_commit(std::move(writer), env, boost::asio::use_awaitable);
+        const std::string id = begun.writer->id();
+        co_await spool.async_mark_notice(info.id, id, boost::asio::use_awaitable);
+        // The writer keeps a write error and reports it from the commit.
+        auto w = co_await spool.async_write(std::move(begun.writer), std::move(notice->message),
+                                            boost::asio::use_awaitable);
+        r = co_await spool.async_commit(std::move(w.writer), env, boost::asio::use_awaitable);
     }
     if (r.ec) {
         log.warning(Role::bounce,

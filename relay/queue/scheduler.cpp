@@ -10,6 +10,7 @@
 #include "dane/destination.hpp"
 #include "relay/queue/delivery.hpp"
 #include "relay/queue/trouble.hpp"
+#include "relay/spool/body_source.hpp"
 
 namespace dr::relay {
 
@@ -251,7 +252,9 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     std::vector<OutboundMessage> batch;
     std::vector<MessageInfo> infos;
     std::vector<std::vector<std::size_t>> indexes;
-    // Bodies that cannot be read, handled after the loop (no co_await inside it).
+    // Why a body could not be streamed (set by its source; SpoolErrc::corrupt: damaged).
+    std::vector<std::shared_ptr<std::error_code>> failures;
+    // Bodies that cannot be read, handled after the loop.
     std::vector<std::tuple<MessageInfo, std::vector<std::size_t>, std::error_code>> unread;
     for (const auto& group : groups) {
         const std::string& id = group.id;
@@ -265,17 +268,26 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             else
                 queued_.erase({id, r});
         }
-        std::string body;
-        std::error_code ec =
-            info && !rcpts.empty() ? spool_.spool().read_body(id, body) : std::error_code();
+        // The body's CRC and SIZE, read on the spool's pool; it is streamed again when sent.
+        BodyCheck check;
+        if (info && !rcpts.empty()) {
+            check = co_await check_body(spool_, id);
+            info = current(id);  // deleted or held meanwhile?
+        }
+        const std::error_code ec = check.ec;
         if (info && !info->held && ec && ec != SpoolErrc::not_found) {
             unread.emplace_back(std::move(*info), std::move(rcpts), ec);
         } else if (!info || info->held || ec || rcpts.empty()) {
             for (auto r : rcpts) queued_.erase({id, r});
         } else {
-            batch.push_back({id, with_recipients(info->envelope, rcpts), std::move(body)});
+            auto failure = std::make_shared<std::error_code>();
+            auto source = [this, id, facts = check.facts, failure] {
+                return std::make_unique<SpoolBodySource>(spool_, id, facts, failure);
+            };
+            batch.push_back({id, with_recipients(info->envelope, rcpts), {}, std::move(source)});
             infos.push_back(std::move(*info));
             indexes.push_back(rcpts);
+            failures.push_back(std::move(failure));
         }
     }
     for (const auto& u : unread)
@@ -317,6 +329,12 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
 
     for (std::size_t m = 0; m < batch.size(); ++m) {
         const auto& id = infos[m].id;
+        if (*failures[m] == SpoolErrc::corrupt) {
+            // Damaged after its check: the transaction was dropped before ".", nothing was
+            // delivered; bounce and quarantine it as if the check had found it.
+            if (auto info = current(id)) co_await unreadable(*info, indexes[m], *failures[m]);
+            continue;
+        }
         if (expired[m])
             log_.info(Role::qmgr, id + ": from=<" + infos[m].envelope.sender +
                                       ">, status=expired, returned to sender");
@@ -357,8 +375,9 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
     auto info = current(id);
     bool damaged = false;
     if (info && info->done() && owes_notice(*info)) {
-        std::string content;
-        auto ec = spool_.spool().read_body(id, content);
+        auto read = co_await spool_.async_read_body(id, asio::use_awaitable);
+        const std::error_code ec = read.ec;
+        std::string& content = read.body;
         damaged = ec == SpoolErrc::corrupt;
         // A body still unreadable past maximal_queue_lifetime is not waited for any longer.
         const bool too_old = to_us(Clock::now()) - info->envelope.arrival_us >=
@@ -377,7 +396,11 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
         info = current(id);  // with the notice's ID
     }
     if (info && info->done()) {
-        auto ec = damaged ? spool_.spool().move_to_corrupt(id) : spool_.spool().remove(id);
+        std::error_code ec;
+        if (damaged)
+            ec = co_await spool_.async_move_to_corrupt(id, asio::use_awaitable);
+        else
+            ec = co_await spool_.async_remove(id, asio::use_awaitable);
         if (ec && ec != SpoolErrc::not_found && spool_.spool().get(id)) {
             // The unlink or rename failed: the message is still queued; try again later.
             log_.warning(Role::qmgr, id + ": cannot remove queue file: " + ec.message());

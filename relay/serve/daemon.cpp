@@ -227,7 +227,7 @@ class Daemon {
 
     // `dane-relay queue` on the running daemon; a missing socket is not fatal.
     std::string open_control() {
-        control_.emplace(io_.get_executor(), *spool_,
+        control_.emplace(io_.get_executor(), *async_,
                          ControlHooks{[this] { scheduler_->flush(); },
                                       [this](const std::string& id) { scheduler_->enqueue(id); }});
         if (auto err = control_->open(cfg_.spool.dir); !err.empty())

@@ -2,6 +2,7 @@
 
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <utility>
 
 #include "relay/queue/bounce.hpp"
 #include "smtp/peer_name.hpp"
@@ -49,22 +50,36 @@ QueuedEnvelope queued(const smtp::Envelope& in, const smtp::ClientInfo& client) 
 
 }  // namespace
 
+// Every disk call runs on the AsyncSpool's pool: the message is gathered here into pieces of
+// kFlush and each is written there while the session reads on; commit() writes the rest,
+// then fsyncs and renames (the 250 still means fsync'd).
 class SpoolMessageWriter : public smtp::MessageWriter {
   public:
-    SpoolMessageWriter(SpoolSink& sink, std::unique_ptr<SpoolWriter> w, QueuedEnvelope env)
-        : sink_(sink), writer_(std::move(w)), env_(std::move(env)) {}
+    SpoolMessageWriter(SpoolSink& sink, std::unique_ptr<SpoolWriter> w, QueuedEnvelope env,
+                       std::string received)
+        : sink_(sink), writer_(std::move(w)), env_(std::move(env)), buf_(std::move(received)) {
+        id_ = writer_->id();
+    }
+    // A writer neither committed nor aborted (the daemon is exiting) deletes its file inline:
+    // the pool may be gone by then.
 
     smtp::awaitable<bool> write(std::string_view chunk) override {
         if (head_.size() < kHeadScan) head_.append(chunk.substr(0, kHeadScan - head_.size()));
-        co_return !writer_->write(chunk);
+        buf_ += chunk;
+        if (buf_.size() < kFlush) co_return true;
+        co_return !co_await flush();
     }
 
     smtp::awaitable<smtp::SinkResult> commit() override {
-        std::string id = writer_->id();
-        auto r = co_await sink_.spool_.async_commit(std::move(writer_), env_,
-                                                    boost::asio::use_awaitable);
+        std::error_code ec = buf_.empty() ? std::error_code() : co_await flush();
+        CommitResult r{ec, {}};
+        if (!ec && writer_)
+            r = co_await sink_.spool_.async_commit(std::move(writer_), env_,
+                                                   boost::asio::use_awaitable);
+        else if (!ec)
+            r.ec = make_error_code(SpoolErrc::closed);
         if (r.ec) {
-            sink_.log_.warning(Role::cleanup, id + ": cannot store message: " + r.ec.message());
+            sink_.log_.warning(Role::cleanup, id_ + ": cannot store message: " + r.ec.message());
             co_return smtp::SinkResult{false, {}};
         }
         sink_.log_.info(Role::cleanup, r.id + ": message-id=<" + find_message_id(head_) + ">");
@@ -72,28 +87,44 @@ class SpoolMessageWriter : public smtp::MessageWriter {
         co_return smtp::SinkResult{true, r.id};
     }
 
-    void abort() override { writer_.reset(); }  // the spool deletes an uncommitted file
+    // The spool deletes an uncommitted file (on the pool).
+    void abort() override { sink_.spool_.discard(std::move(writer_)); }
 
   private:
     static constexpr std::size_t kHeadScan = 64 * 1024;
+    static constexpr std::size_t kFlush = 1024 * 1024;
+
+    // Hands the gathered piece to the pool; the writer's first error sticks (as SpoolWriter's).
+    smtp::awaitable<std::error_code> flush() {
+        if (!writer_) co_return make_error_code(SpoolErrc::closed);
+        std::string piece = std::exchange(buf_, {});
+        auto r = co_await sink_.spool_.async_write(std::move(writer_), std::move(piece),
+                                                   boost::asio::use_awaitable);
+        writer_ = std::move(r.writer);
+        buf_.reserve(kFlush + 64 * 1024);
+        co_return r.ec;
+    }
+
     SpoolSink& sink_;
     std::unique_ptr<SpoolWriter> writer_;
     QueuedEnvelope env_;
+    std::string buf_;   // received, not yet handed to the pool
     std::string head_;  // the start of the message, for the Message-ID
+    std::string id_;
 };
 
 SpoolSink::SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
                      std::function<void(const std::string&)> on_queued)
     : spool_(spool), log_(log), hostname_(std::move(hostname)), on_queued_(std::move(on_queued)) {}
 
-std::unique_ptr<smtp::MessageWriter> SpoolSink::open(const smtp::ClientInfo& client,
-                                                     const smtp::Envelope& env) {
-    std::error_code ec;
-    auto w = spool_.spool().begin(ec);
-    if (!w) {
-        log_.warning(Role::smtpd, "cannot open a queue file: " + ec.message());
-        return nullptr;
+smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> SpoolSink::open(
+    const smtp::ClientInfo& client, const smtp::Envelope& env) {
+    auto begun = co_await spool_.async_begin(boost::asio::use_awaitable);
+    if (!begun.writer) {
+        log_.warning(Role::smtpd, "cannot open a queue file: " + begun.ec.message());
+        co_return nullptr;
     }
+    auto& w = begun.writer;
     log_.info(Role::smtpd, w->id() + ": client=" + client_name(client.peer));
     // RFC 5321 §4.4: a relay prepends its trace header.
     std::string received = "Received: from " + (client.helo.empty() ? "unknown" : client.helo) +
@@ -105,8 +136,8 @@ std::unique_ptr<smtp::MessageWriter> SpoolSink::open(const smtp::ClientInfo& cli
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count()) +
                 "\r\n";
-    if (w->write(received)) return nullptr;
-    return std::make_unique<SpoolMessageWriter>(*this, std::move(w), queued(env, client));
+    co_return std::make_unique<SpoolMessageWriter>(*this, std::move(w), queued(env, client),
+                                                   std::move(received));
 }
 
 }  // namespace dr::relay

@@ -1,8 +1,9 @@
 // The inbound side's storage: a smtp::MessageSink that streams each message
 // into the spool with a Received: trace header (RFC 5321 §4.4) and answers
-// 250 only after the group-committed fsync (SPEC §3). Logs Postfix's smtpd
-// "client=" and cleanup "message-id=" lines and hands new queue IDs to
-// on_queued. Entry point: SpoolSink. A spool error means "452 4.3.1".
+// 250 only after the group-committed fsync (SPEC §3). The file is created, written (in
+// pieces of 1 MiB) and committed on the AsyncSpool's pool, never on the event loop. Logs Postfix's
+// smtpd "client=" and cleanup "message-id=" lines and hands new queue IDs to on_queued. Entry
+// point: SpoolSink. A spool error means "452 4.3.1".
 #pragma once
 
 #include <functional>
@@ -23,8 +24,8 @@ class SpoolSink : public smtp::MessageSink {
   public:
     SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
               std::function<void(const std::string& id)> on_queued);
-    std::unique_ptr<smtp::MessageWriter> open(const smtp::ClientInfo& client,
-                                              const smtp::Envelope& env) override;
+    smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> open(const smtp::ClientInfo& client,
+                                                               const smtp::Envelope& env) override;
 
   private:
     friend class SpoolMessageWriter;

@@ -1,7 +1,9 @@
-// Asio front end of the spool: the blocking writes and fsyncs run on a small thread pool and
-// complete on the caller's executor, so SMTP sessions (coroutines) can co_await a commit.
-// Entry points: AsyncSpool::async_commit / async_update (any completion token, e.g.
-// asio::use_awaitable). Results are values: CommitResult or std::error_code, never exceptions.
+// Asio front end of the spool: every call that touches the disk (open, write, read, fsync,
+// rename, unlink) runs on a small thread pool and completes on the caller's executor, so the
+// event loop never blocks on the disk and SMTP sessions (coroutines) can co_await a commit.
+// Entry points: AsyncSpool::async_begin / async_write / async_commit / async_update /
+// async_remove / async_read_body / async_call (any completion token, e.g.
+// asio::use_awaitable). Results are values (CommitResult, std::error_code), never exceptions.
 #pragma once
 
 #include <boost/asio/associated_executor.hpp>
@@ -26,6 +28,43 @@ class AsyncSpool {
     ~AsyncSpool() { pool_.join(); }
 
     Spool& spool() { return spool_; }
+
+    struct BeginResult {
+        std::error_code ec;
+        std::unique_ptr<SpoolWriter> writer;  // set when !ec
+    };
+    // Spool::begin on the pool. Completion signature void(BeginResult).
+    template <typename Token>
+    auto async_begin(Token&& token, Reserve reserve = Reserve::keep) {
+        return run<BeginResult>(
+            [this, reserve] {
+                BeginResult r;
+                r.writer = spool_.begin(r.ec, reserve);
+                return r;
+            },
+            std::forward<Token>(token));
+    }
+
+    struct WriteResult {
+        std::error_code ec;
+        std::unique_ptr<SpoolWriter> writer;  // handed back for the next write or the commit
+    };
+    // SpoolWriter::write of a (large) chunk on the pool; the writer travels with the job, so
+    // nothing refers to it while the write runs. Completion signature void(WriteResult).
+    template <typename Token>
+    auto async_write(std::unique_ptr<SpoolWriter> writer, std::string chunk, Token&& token) {
+        return run<WriteResult>(
+            [w = std::move(writer), c = std::move(chunk)]() mutable {
+                auto ec = w->write(c);
+                return WriteResult{ec, std::move(w)};
+            },
+            std::forward<Token>(token));
+    }
+
+    // Drops an uncommitted message (close and unlink of its incoming file) on the pool.
+    void discard(std::unique_ptr<SpoolWriter> writer) {
+        if (writer) boost::asio::post(pool_, [w = std::move(writer)]() mutable { w.reset(); });
+    }
 
     // Completion signature void(CommitResult).
     template <typename Token>
@@ -62,6 +101,45 @@ class AsyncSpool {
         return run<std::error_code>(
             [this, id = std::move(id), u = std::move(updates)] { return spool_.update(id, u); },
             std::forward<Token>(token));
+    }
+
+    // Completion signature void(std::error_code).
+    template <typename Token>
+    auto async_remove(std::string id, Token&& token) {
+        return run<std::error_code>([this, id = std::move(id)] { return spool_.remove(id); },
+                                    std::forward<Token>(token));
+    }
+
+    // Completion signature void(std::error_code).
+    template <typename Token>
+    auto async_move_to_corrupt(std::string id, Token&& token) {
+        return run<std::error_code>(
+            [this, id = std::move(id)] { return spool_.move_to_corrupt(id); },
+            std::forward<Token>(token));
+    }
+
+    struct BodyResult {
+        std::error_code ec;
+        std::string body;
+    };
+    // The whole body in memory (bounce notices); deliveries stream it (SpoolBodySource).
+    // Completion signature void(BodyResult).
+    template <typename Token>
+    auto async_read_body(std::string id, Token&& token) {
+        return run<BodyResult>(
+            [this, id = std::move(id)] {
+                BodyResult r;
+                r.ec = spool_.read_body(id, r.body);
+                return r;
+            },
+            std::forward<Token>(token));
+    }
+
+    // Any other blocking work on the pool (fn() returns a Result). Completion signature
+    // void(Result).
+    template <typename Result, typename Fn, typename Token>
+    auto async_call(Fn fn, Token&& token) {
+        return run<Result>(std::move(fn), std::forward<Token>(token));
     }
 
   private:

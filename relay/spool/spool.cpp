@@ -30,6 +30,7 @@ namespace {
 
 constexpr std::uint64_t kBodyOffset = kSpoolMagic.size() + kRecordHeaderSize;
 constexpr std::size_t kWriteBuffer = 64 * 1024;
+constexpr std::size_t kReadChunk = 1024 * 1024;
 
 std::error_code errno_ec() {
     return {errno, std::generic_category()};
@@ -577,24 +578,82 @@ std::vector<MessageInfo> Spool::list() const {
     return out;
 }
 
+std::unique_ptr<BodyReader> Spool::open_body(std::string_view id, std::error_code& ec) const {
+    auto e = find(id);
+    if (!e) {
+        ec = SpoolErrc::not_found;
+        return nullptr;
+    }
+    int fd = io_.openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        ec = errno == ENOENT ? make_error_code(SpoolErrc::not_found) : errno_ec();
+        return nullptr;
+    }
+    Reader in(io_, fd);
+    std::string header;
+    RecordHeader h{RecordType::body, 0, 0};
+    bool ok = in.read(kSpoolMagic.size(), kRecordHeaderSize, header);
+    if (auto parsed = ok ? parse_record_header(header) : std::nullopt)
+        h = *parsed;
+    else
+        ok = false;
+    ok = ok && h.type == RecordType::body && h.length <= in.size - kBodyOffset;
+    ec = in.io_error ? in.io_error : ok ? std::error_code() : make_error_code(SpoolErrc::corrupt);
+    if (ec) {
+        io_.close(fd);
+        return nullptr;
+    }
+    return std::unique_ptr<BodyReader>(new BodyReader(io_, fd, h.length, h.crc));
+}
+
 // The body is checked against its CRC here rather than at recovery, so that start-up does not
 // read every byte of a large queue.
 std::error_code Spool::read_body(std::string_view id, std::string& out) const {
-    auto e = find(id);
-    if (!e) return SpoolErrc::not_found;
-    int fd = io_.openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? make_error_code(SpoolErrc::not_found) : errno_ec();
-    Reader in(io_, fd);
-    std::string header;
-    bool ok = in.read(kSpoolMagic.size(), kRecordHeaderSize, header);
-    auto h = ok ? parse_record_header(header) : std::nullopt;
-    ok = h && h->type == RecordType::body &&
-         in.read(kBodyOffset, h->length + kRecordTrailerSize, out) && record_payload_ok(*h, out);
-    io_.close(fd);
-    if (in.io_error) return in.io_error;
-    if (!ok) return SpoolErrc::corrupt;
-    out.pop_back();
+    std::error_code ec;
+    auto body = open_body(id, ec);
+    if (!body) return ec;
+    out.clear();
+    out.reserve(body->size());
+    std::string piece;
+    while (body->position() < body->size()) {
+        if ((ec = body->read(kReadChunk, piece))) return ec;
+        out += piece;
+    }
+    return body->check();
+}
+
+// ---- BodyReader ----
+
+BodyReader::~BodyReader() {
+    io_.close(fd_);
+}
+
+std::error_code BodyReader::read(std::size_t n, std::string& out) {
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, size_ - pos_));
+    out.resize(n);
+    std::size_t got = 0;
+    while (got < n) {
+        ssize_t r =
+            io_.pread(fd_, out.data() + got, n - got, static_cast<off_t>(kBodyOffset + pos_ + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return errno_ec();
+        if (r == 0) return SpoolErrc::corrupt;  // the file ends inside the body
+        got += static_cast<std::size_t>(r);
+    }
+    seen_ = crc32(out, seen_);
+    pos_ += n;
     return {};
+}
+
+std::error_code BodyReader::check() {
+    if (pos_ != size_ || seen_ != crc_) return SpoolErrc::corrupt;
+    char nl = 0;
+    ssize_t r;
+    do {
+        r = io_.pread(fd_, &nl, 1, static_cast<off_t>(kBodyOffset + size_));
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return errno_ec();
+    return r == 1 && nl == '\n' ? std::error_code() : make_error_code(SpoolErrc::corrupt);
 }
 
 }  // namespace dr::relay

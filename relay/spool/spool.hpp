@@ -79,6 +79,35 @@ class SpoolWriter {
     std::error_code error_;
 };
 
+// A queue file opened to read its body in pieces (SpoolBodySource streams it to the socket):
+// read() gives ranges of the body, check() the CRC over everything read in order. Blocking
+// calls: use it off the event loop (AsyncSpool::async_call). Holds one descriptor.
+class BodyReader {
+  public:
+    ~BodyReader();
+    BodyReader(const BodyReader&) = delete;
+    BodyReader& operator=(const BodyReader&) = delete;
+
+    std::uint64_t size() const { return size_; }  // body octets, from its record header
+    std::uint64_t position() const { return pos_; }
+    // The next up to `n` octets of the body into `out` (resized; empty at the end). An errno
+    // code when read(2) fails, SpoolErrc::corrupt when the file ends inside the body.
+    std::error_code read(std::size_t n, std::string& out);
+    // After the whole body was read: its CRC and the '\n' after it (SpoolErrc::corrupt).
+    std::error_code check();
+
+  private:
+    friend class Spool;
+    BodyReader(SpoolIo& io, int fd, std::uint64_t size, std::uint32_t crc)
+        : io_(io), fd_(fd), size_(size), crc_(crc) {}
+    SpoolIo& io_;
+    int fd_;
+    std::uint64_t size_;
+    std::uint32_t crc_;       // as recorded
+    std::uint32_t seen_ = 0;  // of the bytes read so far
+    std::uint64_t pos_ = 0;
+};
+
 struct CommitResult {
     std::error_code ec;
     std::string id;  // valid when !ec
@@ -120,6 +149,9 @@ class Spool {
     std::optional<MessageInfo> get(std::string_view id) const;
     std::vector<MessageInfo> list() const;  // sorted by ID, i.e. by arrival
     std::error_code read_body(std::string_view id, std::string& out) const;
+    // Opens the body for reading in pieces; errors as read_body's (a bad body header is
+    // SpoolErrc::corrupt; the CRC is known only once all of it was read: BodyReader::check).
+    std::unique_ptr<BodyReader> open_body(std::string_view id, std::error_code& ec) const;
 
   private:
     struct Entry;

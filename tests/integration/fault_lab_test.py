@@ -129,6 +129,10 @@ class Faults(unittest.TestCase):
         self.assertEqual(os.listdir(queue), [notice], "the original removed, its notice queued")
         self.flag("fail-read", False)  # the notice's own body can be read now
         relay.wait_for(rf"{notice}: to=<unread@ta-good\.test>, .*status=sent", timeout=30)
+        # The sink writes its record when the connection closes, after our "sent" line.
+        deadline = time.monotonic() + 10
+        while not relaylab.received(self.lab, sender) and time.monotonic() < deadline:
+            time.sleep(0.1)
         [got] = relaylab.received(self.lab, sender)
         self.assertEqual(got["mail_from"], "")
         with open(got["body_file"], errors="replace") as f:

@@ -88,8 +88,8 @@ class NullSink : public MessageSink {
     };
 
   public:
-    std::unique_ptr<MessageWriter> open(const ClientInfo&, const Envelope&) override {
-        return std::make_unique<Writer>();
+    awaitable<std::unique_ptr<MessageWriter>> open(const ClientInfo&, const Envelope&) override {
+        co_return std::make_unique<Writer>();
     }
 };
 

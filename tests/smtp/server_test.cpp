@@ -71,10 +71,11 @@ class TestSink : public MessageSink {
         Stored m_;
     };
 
-    std::unique_ptr<MessageWriter> open(const ClientInfo& c, const Envelope& e) override {
+    awaitable<std::unique_ptr<MessageWriter>> open(const ClientInfo& c,
+                                                   const Envelope& e) override {
         std::lock_guard lock(mu);
-        if (fail_open) return nullptr;
-        return std::make_unique<Writer>(*this, Stored{c, e, {}});
+        if (fail_open) co_return nullptr;
+        co_return std::make_unique<Writer>(*this, Stored{c, e, {}});
     }
     std::size_t count() {
         std::lock_guard lock(mu);
