@@ -45,13 +45,20 @@ Scheduler::Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver
       timer_(ex),
       idle_(ex) {}
 
-// Reads only the index (QueueSummary): the messages to deliver wait in waiting_ (those due now
-// for now) and are read from the spool as the timer takes them into the active queue, at most
-// active_limit recipients at a time. Final messages are handled at once, as before.
 void Scheduler::start() {
+    asio::co_spawn(ex_, scan(), asio::detached);
+}
+
+// Reads only the index (QueueSummary), a page at a time, yielding between pages so that a
+// large queue does not hold up new mail: the messages to deliver wait in waiting_ (those due
+// now for now) and are read from the spool as the timer takes them into the active queue, at
+// most active_limit recipients at a time. Final messages are finished or removed. In ID order,
+// i.e. arrival order: a notice's ID sorts after its original's, so every original is checked
+// (owes_notice) before its notice can be taken in.
+asio::awaitable<void> Scheduler::scan() {
     auto& spool = spool_.spool();
     std::string after;
-    for (auto page = spool.summaries(after, 4096); !page.empty();
+    for (auto page = spool.summaries(after, 4096); !page.empty() && !stopping_;
          page = spool.summaries(after, 4096)) {
         after = page.back().id;
         for (const auto& s : page) {
@@ -69,8 +76,9 @@ void Scheduler::start() {
                 log_.info(Role::qmgr, info->id + ": removed");
             }
         }
+        arm_timer();
+        co_await asio::post(ex_, asio::use_awaitable);
     }
-    arm_timer();
 }
 
 // A bounce whose notice is not queued: none marked, or the one marked (before its commit) is

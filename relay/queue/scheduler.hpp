@@ -65,7 +65,7 @@ class Scheduler {
     Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver& resolver,
               asio::ssl::context& tls, Logger& log, SchedulerConfig cfg);
 
-    void start();                         // queue everything the spool holds
+    void start();  // queue everything the spool holds (in the background, a page at a time)
     void enqueue(const std::string& id);  // a message just committed
     void flush();                         // every deferred recipient is due now
     void reconfigure(SchedulerConfig cfg) { cfg_ = std::move(cfg); }
@@ -79,6 +79,7 @@ class Scheduler {
     using Steady = std::chrono::steady_clock;
     std::optional<MessageInfo> current(const std::string& id) const;
     std::optional<MessageInfo> current(const std::string& id, std::error_code& ec) const;
+    asio::awaitable<void> scan();
     bool owes_notice(const MessageInfo& info) const;
     bool take_in(const std::string& id, bool woken, std::int64_t due_until_us, bool announced);
     void add_due(const std::string& id, std::size_t rcpt, const std::string& domain);
