@@ -130,6 +130,9 @@ bool Scheduler::take_in(const std::string& id, bool woken, std::int64_t due_unti
         leave_active(id);
         return false;
     }
+    // A message that waits was announced when it first came in (or waits since the start).
+    if (auto key = QueueKey::from(id); key && !announced)
+        announced = waiting_.announced(*key).value_or(false);
     if (!announced && !active_since_.count(id)) {
         active_since_[id] = Clock::now();
         log_.info(Role::qmgr, id + ": from=<" + info->envelope.sender +
@@ -140,14 +143,18 @@ bool Scheduler::take_in(const std::string& id, bool woken, std::int64_t due_unti
     // Postfix's delays "b" counts from the retry's entry into the active queue.
     if (woken) active_since_[id] = Clock::now();
     const auto until = std::max(now, due_until_us);
+    std::optional<std::int64_t> next;  // the earliest deferred recipient not due yet
     for (std::size_t i = 0; i < info->rcpts.size(); ++i) {
         const auto& st = info->rcpts[i];
         if (st.status == RcptStatus::pending ||
             (st.status == RcptStatus::deferred && st.next_attempt_us <= until))
             add_due(id, i, recipient_domain(info->envelope.recipients[i].address));
         else if (st.status == RcptStatus::deferred)
-            wait(id, st.next_attempt_us, true);
+            next = std::min(next.value_or(st.next_attempt_us), st.next_attempt_us);
     }
+    // A message that already waits keeps its wait: it was made when the state was written,
+    // from the clock of then (a release after a clock step must not add an early retry).
+    if (next) wait(id, *next, true, WaitList::Keep::existing);
     leave_active(id);
     return true;
 }
@@ -170,13 +177,14 @@ void Scheduler::leave_active(const std::string& id) {
 // A deferred message waits until `wall_us` (as stored), counted on the steady clock from now,
 // and never longer than maximal_backoff: a time stored before the clock stepped back (just
 // before, or before a restart) costs at most one backoff, not the size of the step.
-void Scheduler::wait(const std::string& id, std::int64_t wall_us, bool announced) {
+void Scheduler::wait(const std::string& id, std::int64_t wall_us, bool announced,
+                     WaitList::Keep keep) {
     auto key = QueueKey::from(id);
     if (!key) return;
     const auto delta = std::min<std::chrono::microseconds>(
         std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(Clock::now()))),
         cfg_.queue.maximal_backoff);
-    waiting_.add(*key, Steady::now() + delta, wall_us, announced);
+    waiting_.add(*key, Steady::now() + delta, wall_us, announced, keep);
 }
 
 // Every waiting message is due now with all its deferred recipients; they enter the active

@@ -83,7 +83,8 @@ class Scheduler {
     bool owes_notice(const MessageInfo& info) const;
     bool take_in(const std::string& id, bool woken, std::int64_t due_until_us, bool announced);
     void add_due(const std::string& id, std::size_t rcpt, const std::string& domain);
-    void wait(const std::string& id, std::int64_t wall_us, bool announced);
+    void wait(const std::string& id, std::int64_t wall_us, bool announced,
+              WaitList::Keep keep = WaitList::Keep::earliest);
     bool is_queued(const std::string& id) const;
     void leave_active(const std::string& id);
     void pump();

@@ -3,18 +3,24 @@
 
 namespace dr::relay {
 
-void WaitList::add(const QueueKey& id, Time when, std::int64_t wall_us, bool announced) {
+void WaitList::add(const QueueKey& id, Time when, std::int64_t wall_us, bool announced, Keep keep) {
     auto [it, fresh] = by_id_.try_emplace(id, Wait{when, wall_us, announced});
     if (fresh) {
         by_time_.emplace(when, id);
         return;
     }
     it->second.announced = it->second.announced || announced;
-    if (when >= it->second.when) return;
+    if (keep == Keep::existing || when >= it->second.when) return;
     by_time_.erase({it->second.when, id});
     by_time_.emplace(when, id);
     it->second.when = when;
     it->second.wall_us = wall_us;
+}
+
+std::optional<bool> WaitList::announced(const QueueKey& id) const {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return std::nullopt;
+    return it->second.announced;
 }
 
 std::optional<WaitList::Time> WaitList::next() const {

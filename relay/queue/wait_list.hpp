@@ -27,10 +27,15 @@ class WaitList {
         bool operator==(const Woken&) const = default;
     };
 
-    // `id` waits until `when`, unless it already waits for an earlier time. `announced` sticks
-    // once set for a message that is waiting.
-    void add(const QueueKey& id, Time when, std::int64_t wall_us, bool announced);
+    // `id` waits until `when`, unless it already waits: for an earlier time, or at all with
+    // Keep::existing (a state read again must not move a wait made when it was written).
+    // `announced` sticks once set for a message that is waiting.
+    enum class Keep { earliest, existing };
+    void add(const QueueKey& id, Time when, std::int64_t wall_us, bool announced,
+             Keep keep = Keep::earliest);
     bool contains(const QueueKey& id) const { return by_id_.count(id) != 0; }
+    // Whether a waiting message was announced; nullopt when it does not wait.
+    std::optional<bool> announced(const QueueKey& id) const;
     std::optional<Time> next() const;
     // Removes and returns, earliest first, at most `max` messages due at `now`.
     std::vector<Woken> take_due(Time now, std::size_t max);

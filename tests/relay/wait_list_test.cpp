@@ -48,6 +48,18 @@ TEST(WaitList, TakesAtMostMaxInTimeThenKeyOrder) {
     EXPECT_TRUE(w.empty());
 }
 
+// A state read again (a release) does not move a wait made when the state was written.
+TEST(WaitList, KeepExistingLeavesAWaitAlone) {
+    WaitList w;
+    w.add(key(1), t0 + seconds(20), 20, true);
+    w.add(key(1), t0 + seconds(5), 5, false, WaitList::Keep::existing);
+    EXPECT_EQ(*w.next(), t0 + seconds(20));
+    EXPECT_EQ(w.announced(key(1)), true);
+    EXPECT_EQ(w.announced(key(2)), std::nullopt);
+    w.add(key(2), t0 + seconds(5), 5, false, WaitList::Keep::existing);  // not waiting: added
+    EXPECT_EQ(*w.next(), t0 + seconds(5));
+}
+
 // A million deferred messages, taken in chunks as the scheduler does (within its active limit):
 // every one comes out once, in time order.
 TEST(WaitList, AMillionMessages) {
