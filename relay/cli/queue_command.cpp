@@ -23,8 +23,8 @@ constexpr const char* kUsage =
     "through the running daemon's control socket <spool>/control.\n";
 
 // Deferred recipients become due now; held messages stay held (as postqueue -f).
-std::error_code flush_all(Spool& spool) {
-    for (const auto& m : spool.list()) {
+std::error_code flush_page(Spool& spool, const std::vector<MessageInfo>& page) {
+    for (const auto& m : page) {
         std::vector<StatusUpdate> ups;
         for (std::size_t i = 0; i < m.rcpts.size(); ++i) {
             if (m.rcpts[i].status != RcptStatus::deferred || m.rcpts[i].next_attempt_us == 0)
@@ -36,6 +36,37 @@ std::error_code flush_all(Spool& spool) {
         if (auto ec = spool.update(m.id, ups)) return ec;
     }
     return {};
+}
+
+constexpr std::size_t kPage = 1024;  // messages in memory at once while listing or flushing
+
+std::error_code flush_all(Spool& spool) {
+    std::string after;
+    for (auto page = spool.list(after, kPage); !page.empty(); page = spool.list(after, kPage)) {
+        after = page.back().id;
+        if (auto ec = flush_page(spool, page)) return ec;
+    }
+    return {};
+}
+
+// Page by page, so that a queue of a million messages is never all in memory.
+void list_all(const Spool& spool, bool json, std::ostream& out) {
+    std::string after;
+    std::uint64_t bytes = 0;
+    std::size_t count = 0;
+    for (auto page = spool.list(after, kPage); !page.empty(); page = spool.list(after, kPage)) {
+        after = page.back().id;
+        if (json) {
+            out << format_queue_json(page);
+            continue;
+        }
+        if (count == 0) out << format_queue_list_head();
+        out << format_queue_list_entries(page);
+        count += page.size();
+        for (const auto& m : page) bytes += m.body_size;
+    }
+    if (json) return;
+    out << (count == 0 ? "Mail queue is empty\n" : format_queue_list_tail(bytes, count));
 }
 
 int per_id(Spool& spool, const std::string& verb, const std::vector<std::string>& ids,
@@ -101,7 +132,7 @@ int run_queue_command_on(Spool& spool, const std::vector<std::string>& args, std
         return ec ? 1 : 0;
     }
     const bool json = !rest.empty();
-    out << (json ? format_queue_json(spool.list()) : format_queue_list(spool.list()));
+    list_all(spool, json, out);
     return 0;
 }
 

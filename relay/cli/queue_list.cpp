@@ -56,19 +56,32 @@ std::string queue_name(const MessageInfo& m) {
 
 }  // namespace
 
-std::string format_queue_list(const std::vector<MessageInfo>& messages) {
-    if (messages.empty()) return "Mail queue is empty\n";
-    std::string out = "-Queue ID-      --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
-    std::uint64_t bytes = 0;
-    for (const auto& m : messages) {
-        append_message(out, m);
-        bytes += m.body_size;
-    }
+std::string format_queue_list_head() {
+    return "-Queue ID-      --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
+}
+
+std::string format_queue_list_entries(const std::vector<MessageInfo>& messages) {
+    std::string out;
+    for (const auto& m : messages) append_message(out, m);
+    return out;
+}
+
+std::string format_queue_list_tail(std::uint64_t bytes, std::size_t messages) {
     char tail[96];
     std::snprintf(tail, sizeof tail, "-- %llu Kbytes in %zu Request%s.\n",
-                  static_cast<unsigned long long>((bytes + 1023) / 1024), messages.size(),
-                  messages.size() == 1 ? "" : "s");
-    return out + tail;
+                  static_cast<unsigned long long>((bytes + 1023) / 1024), messages,
+                  messages == 1 ? "" : "s");
+    return tail;
+}
+
+std::string format_queue_list(const std::vector<MessageInfo>& messages) {
+    if (messages.empty()) return "Mail queue is empty\n";
+    std::uint64_t bytes = 0;
+    for (const auto& m : messages) bytes += m.body_size;
+    std::string out = format_queue_list_head();
+    out += format_queue_list_entries(messages);
+    out += format_queue_list_tail(bytes, messages.size());
+    return out;
 }
 
 std::string format_queue_json(const std::vector<MessageInfo>& messages) {

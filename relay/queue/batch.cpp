@@ -34,6 +34,28 @@ std::vector<BatchedMessage> take_batch(std::vector<DueRecipient>& due, std::size
     return out;
 }
 
+bool DueQueue::add(const std::string& id, std::size_t rcpt) {
+    auto [it, fresh] = due_.try_emplace(id);
+    auto& rs = it->second;
+    if (!fresh && std::find(rs.begin(), rs.end(), rcpt) != rs.end()) return false;
+    if (fresh) order_.push_back(id);
+    rs.push_back(rcpt);
+    ++recipients_;
+    return true;
+}
+
+std::vector<BatchedMessage> DueQueue::take(std::size_t max_messages) {
+    std::vector<BatchedMessage> out;
+    while (out.size() < max_messages && !order_.empty()) {
+        auto it = due_.find(order_.front());
+        out.push_back({std::move(order_.front()), std::move(it->second)});
+        order_.pop_front();
+        due_.erase(it);
+        recipients_ -= out.back().rcpts.size();
+    }
+    return out;
+}
+
 bool may_start_worker(std::size_t queued, std::size_t running_here, std::size_t running,
                       const WorkerLimits& limits) {
     return queued > 0 && running < limits.concurrency &&

@@ -1,14 +1,16 @@
 // How the scheduler groups and batches due recipients (SPEC §4): by recipient domain (one
 // queue per destination), then up to `batch` messages per connection, each message with all
 // of its due recipients for that destination, in arrival (FIFO) order; and when another worker
-// for a destination may start. Entry points: recipient_domain(), take_batch(),
-// may_start_worker(), and which destinations get the free slots, fairly (choose_starts). Pure: no
-// I/O.
+// for a destination may start. Entry points: recipient_domain(), take_batch() and DueQueue (the
+// same batching, each event O(1) amortized), may_start_worker(), and which destinations get the
+// free slots, fairly (choose_starts). Pure: no I/O.
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace dr::relay {
@@ -35,6 +37,23 @@ std::string recipient_domain(std::string_view address);
 // of theirs (also those further back in `due`), in order of first appearance; what is left stays
 // in `due`, in order.
 std::vector<BatchedMessage> take_batch(std::vector<DueRecipient>& due, std::size_t max_messages);
+
+// One destination's due recipients, batched as take_batch() batches a vector (FIFO by each
+// message's first due recipient; a message with all of its due recipients; no duplicates), but
+// add() costs O(1) amortized and take() O(what it takes), whatever the queue's length.
+class DueQueue {
+  public:
+    // False when the recipient is already queued here.
+    bool add(const std::string& id, std::size_t rcpt);
+    std::vector<BatchedMessage> take(std::size_t max_messages);
+    std::size_t recipients() const { return recipients_; }
+    bool empty() const { return recipients_ == 0; }
+
+  private:
+    std::deque<std::string> order_;                                  // messages, FIFO
+    std::unordered_map<std::string, std::vector<std::size_t>> due_;  // id -> its recipients
+    std::size_t recipients_ = 0;
+};
 
 struct WorkerLimits {
     std::size_t concurrency = 100;             // deliveries at once, all destinations

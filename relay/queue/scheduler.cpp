@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <limits>
 #include <tuple>
 
 #include "dane/destination.hpp"
@@ -45,16 +47,42 @@ Scheduler::Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver
       idle_(ex) {}
 
 void Scheduler::start() {
-    for (const auto& info : spool_.spool().list()) {
-        if (info.done() && owes_notice(info)) {
-            // Final, but the notice may not have been queued when we stopped: queue it now.
-            asio::co_spawn(ex_, finish(info.id), asio::detached);
-        } else if (info.done()) {
-            spool_.spool().remove(info.id);
-            log_.info(Role::qmgr, info.id + ": removed");
-        } else {
-            enqueue(info.id);
+    asio::co_spawn(ex_, scan(), asio::detached);
+}
+
+// Reads only the index (QueueSummary), a page at a time, yielding between pages so that a
+// large queue does not hold up new mail: the messages to deliver wait in waiting_ (those due
+// now for now) and are read from the spool as the timer takes them into the active queue, at
+// most active_limit recipients at a time. Final messages are finished or removed. In ID order,
+// i.e. arrival order: a notice's ID sorts after its original's, so every original is checked
+// (owes_notice) before its notice can be taken in.
+asio::awaitable<void> Scheduler::scan() {
+    auto& spool = spool_.spool();
+    std::string after;
+    for (auto page = spool.summaries(after, 4096); !page.empty() && !stopping_;
+         page = spool.summaries(after, 4096)) {
+        after = page.back().id;
+        for (const auto& s : page) {
+            if (!s.done) {
+                if (!s.held) wait(s.id, s.next_attempt_us, false);
+                continue;
+            }
+            auto info = spool.get(s.id);
+            if (!info) continue;
+            if (owes_notice(*info)) {
+                // Final, but the notice may not have been queued when we stopped: queue it now.
+                asio::co_spawn(ex_, finish(info->id), asio::detached);
+            } else {
+                auto ec = co_await spool_.async_remove(info->id, asio::use_awaitable);
+                if (!ec)
+                    log_.info(Role::qmgr, info->id + ": removed");
+                else if (ec != SpoolErrc::not_found)
+                    log_.warning(Role::qmgr, info->id + ": cannot remove queue file: " +
+                                                 ec.message() + "; kept until the next start");
+            }
         }
+        arm_timer();
+        co_await asio::post(ex_, asio::use_awaitable);
     }
 }
 
@@ -68,63 +96,119 @@ bool Scheduler::owes_notice(const MessageInfo& info) const {
 }
 
 // The spool's state with the states not yet written over it: what the queue manager acts on.
-std::optional<MessageInfo> Scheduler::current(const std::string& id) const {
-    auto info = spool_.spool().get(id);
+// nullopt when the message is gone, or (with `ec`) when its file cannot be read now.
+std::optional<MessageInfo> Scheduler::current(const std::string& id, std::error_code& ec) const {
+    auto info = spool_.spool().get(id, ec);
     if (!info) return info;
     if (auto it = unsaved_.find(id); it != unsaved_.end())
         for (const auto& [r, st] : it->second) info->rcpts[r] = st;
     return info;
 }
 
+std::optional<MessageInfo> Scheduler::current(const std::string& id) const {
+    std::error_code ec;
+    return current(id, ec);
+}
+
 void Scheduler::enqueue(const std::string& id) {
-    auto info = current(id);
-    if (!info || info->held) return;
-    if (!active_since_.count(id)) {
+    if (!take_in(id, false, 0, false)) return;
+    arm_timer();
+    pump_soon();
+}
+
+// Into the active queue: the recipients due by now (or by `due_until_us`, the time the message
+// waited for, so that a clock stepped back cannot keep it waiting) are queued, the deferred
+// ones wait. The "(queue active)" line is logged once, unless `announced`; a `woken` message
+// enters the active queue now. False when the
+// message is gone or held; one that cannot be read is tried again after minimal_backoff.
+bool Scheduler::take_in(const std::string& id, bool woken, std::int64_t due_until_us,
+                        bool announced) {
+    std::error_code ec;
+    auto info = current(id, ec);
+    const auto now = to_us(Clock::now());
+    if (!info && ec) {
+        log_.warning(Role::qmgr, id + ": cannot read queue file: " + ec.message() + "; will retry");
+        wait(id, now + std::chrono::microseconds(cfg_.queue.minimal_backoff).count(), announced);
+        return false;
+    }
+    if (!info || info->held) {
+        leave_active(id);
+        return false;
+    }
+    // A message that waits was announced when it first came in (or waits since the start).
+    if (auto key = QueueKey::from(id); key && !announced)
+        announced = waiting_.announced(*key).value_or(false);
+    if (!announced && !active_since_.count(id)) {
         active_since_[id] = Clock::now();
         log_.info(Role::qmgr, id + ": from=<" + info->envelope.sender +
                                   ">, size=" + std::to_string(info->body_size) +
                                   ", nrcpt=" + std::to_string(info->envelope.recipients.size()) +
                                   " (queue active)");
     }
-    const auto now = to_us(Clock::now());
+    // Postfix's delays "b" counts from the retry's entry into the active queue.
+    if (woken) active_since_[id] = Clock::now();
+    const auto until = std::max(now, due_until_us);
+    std::optional<std::int64_t> next;  // the earliest deferred recipient not due yet
     for (std::size_t i = 0; i < info->rcpts.size(); ++i) {
         const auto& st = info->rcpts[i];
         if (st.status == RcptStatus::pending ||
-            (st.status == RcptStatus::deferred && st.next_attempt_us <= now))
+            (st.status == RcptStatus::deferred && st.next_attempt_us <= until))
             add_due(id, i, recipient_domain(info->envelope.recipients[i].address));
         else if (st.status == RcptStatus::deferred)
-            wait(id, i, st.next_attempt_us);
+            next = std::min(next.value_or(st.next_attempt_us), st.next_attempt_us);
     }
-    arm_timer();
-    pump();
+    // A message that already waits keeps its wait: it was made when the state was written,
+    // from the clock of then (a release after a clock step must not add an early retry).
+    if (next) wait(id, *next, true, WaitList::Keep::existing);
+    leave_active(id);
+    return true;
 }
 
 void Scheduler::add_due(const std::string& id, std::size_t rcpt, const std::string& domain) {
     if (!queued_.insert({id, rcpt}).second) return;
-    due_[domain].push_back({id, rcpt});
+    due_[domain].add(id, rcpt);
 }
 
-// A deferred recipient waits until `wall_us` (as stored), counted on the steady clock from now,
+bool Scheduler::is_queued(const std::string& id) const {
+    auto it = queued_.lower_bound({id, 0});
+    return it != queued_.end() && it->first == id;
+}
+
+// A message with nothing due or in flight has left the active queue (it waits, or is gone).
+void Scheduler::leave_active(const std::string& id) {
+    if (!is_queued(id)) active_since_.erase(id);
+}
+
+// A deferred message waits until `wall_us` (as stored), counted on the steady clock from now,
 // and never longer than maximal_backoff: a time stored before the clock stepped back (just
 // before, or before a restart) costs at most one backoff, not the size of the step.
-void Scheduler::wait(const std::string& id, std::size_t rcpt, std::int64_t wall_us) {
-    if (!waiting_set_.insert({id, rcpt}).second) return;
+void Scheduler::wait(const std::string& id, std::int64_t wall_us, bool announced,
+                     WaitList::Keep keep) {
+    auto key = QueueKey::from(id);
+    if (!key) return;
     const auto delta = std::min<std::chrono::microseconds>(
         std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(Clock::now()))),
         cfg_.queue.maximal_backoff);
-    waiting_.emplace(Steady::now() + delta, std::pair{id, rcpt});
+    waiting_.add(*key, Steady::now() + delta, wall_us, announced, keep);
 }
 
+// Every waiting message is due now with all its deferred recipients; they enter the active
+// queue in order, within active_limit.
 void Scheduler::flush() {
-    for (auto& [when, item] : waiting_) {
-        auto info = spool_.spool().get(item.first);
-        if (info)
-            add_due(item.first, item.second,
-                    recipient_domain(info->envelope.recipients[item.second].address));
-    }
-    waiting_.clear();
-    waiting_set_.clear();
-    pump();
+    const auto now = Steady::now();
+    for (const auto& w : waiting_.take_all())
+        waiting_.add(w.id, now, std::numeric_limits<std::int64_t>::max(), w.announced);
+    wake();
+}
+
+// Many enqueues in a row (a burst of arrivals) cost one pump.
+void Scheduler::pump_soon() {
+    if (pump_posted_) return;
+    pump_posted_ = true;
+    asio::post(ex_, [this] {
+        pump_posted_ = false;
+        pump();
+    });
 }
 
 void Scheduler::pump() {
@@ -140,7 +224,7 @@ void Scheduler::pump() {
         if (q.empty()) continue;
         auto it = running_per_.find(domain);
         names.push_back(domain);
-        loads.push_back({q.size(), it == running_per_.end() ? 0 : it->second, pace(domain)});
+        loads.push_back({q.recipients(), it == running_per_.end() ? 0 : it->second, pace(domain)});
     }
     auto from = std::lower_bound(names.begin(), names.end(), next_first_);
     auto starts = choose_starts(loads, from - names.begin(), running_, running_slow_, limits);
@@ -170,25 +254,33 @@ void Scheduler::note_speed(const std::string& domain, std::chrono::steady_clock:
                       [&](const auto& e) { return now - e.second.at > std::chrono::hours(24); });
 }
 
+// Fires when the earliest waiting message is due, and at once while due messages wait for room
+// in the active queue (after each delivery ends, which frees room).
 void Scheduler::arm_timer() {
     if (waiting_.empty() || stopping_) return;
-    timer_.expires_at(waiting_.begin()->first);
+    const auto next = *waiting_.next();
+    if (next <= Steady::now() && queued_.size() >= cfg_.active_limit) return;
+    timer_.expires_at(next);
     timer_.async_wait([this](boost::system::error_code ec) {
         if (ec) return;  // re-armed or stopping
-        const auto now = Steady::now();
-        while (!waiting_.empty() && waiting_.begin()->first <= now) {
-            auto [id, rcpt] = waiting_.begin()->second;
-            waiting_.erase(waiting_.begin());
-            waiting_set_.erase({id, rcpt});
-            if (auto info = spool_.spool().get(id); info && !info->held) {
-                // Postfix's delays "b" counts from the retry's entry into the active queue.
-                active_since_[id] = Clock::now();
-                add_due(id, rcpt, recipient_domain(info->envelope.recipients[rcpt].address));
-            }
-        }
-        arm_timer();
-        pump();
+        wake();
     });
+}
+
+// Takes the due messages into the active queue, up to active_limit recipients; the others stay
+// first in line.
+void Scheduler::wake() {
+    const auto now = Steady::now();
+    // Bounded by what waits now: a message that cannot be read waits again, maybe at once.
+    for (std::size_t budget = waiting_.size(); budget > 0 && queued_.size() < cfg_.active_limit;) {
+        const std::size_t room = (cfg_.active_limit - queued_.size() + 3) / 4;
+        auto due = waiting_.take_due(now, std::min(budget, room));
+        if (due.empty()) break;
+        budget -= due.size();
+        for (const auto& w : due) take_in(w.id.str(), true, w.wall_us, w.announced);
+    }
+    arm_timer();
+    pump();
 }
 
 asio::awaitable<void> Scheduler::worker(std::string domain, bool slow) {
@@ -204,10 +296,11 @@ asio::awaitable<void> Scheduler::worker(std::string domain, bool slow) {
             else
                 --running_slow_;
         }
-        auto take = take_batch(it->second, cfg_.batch);  // one connection's worth
+        auto take = it->second.take(cfg_.batch);  // one connection's worth
         const auto t0 = std::chrono::steady_clock::now();
         co_await deliver_batch(domain, std::move(take));
         note_speed(domain, std::chrono::steady_clock::now() - t0);
+        arm_timer();  // room in the active queue
     }
     if (slow) --running_slow_;
     --running_;
@@ -243,8 +336,9 @@ asio::awaitable<void> Scheduler::record(const std::string& id, std::vector<Statu
     }
     for (const auto& u : ups) {
         queued_.erase({id, u.rcpt});
-        if (u.state.status == RcptStatus::deferred) wait(id, u.rcpt, u.state.next_attempt_us);
+        if (u.state.status == RcptStatus::deferred) wait(id, u.state.next_attempt_us, true);
     }
+    if (!ups.empty()) leave_active(id);
 }
 
 asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
@@ -258,7 +352,13 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     std::vector<std::tuple<MessageInfo, std::vector<std::size_t>, std::error_code>> unread;
     for (const auto& group : groups) {
         const std::string& id = group.id;
-        auto info = current(id);
+        std::error_code info_ec;
+        auto info = current(id, info_ec);
+        if (!info && info_ec) {  // evicted from the spool's cache and cannot be read now
+            for (auto r : group.rcpts) queued_.erase({id, r});
+            take_in(id, false, 0, true);  // logs and waits for minimal_backoff
+            continue;
+        }
         // Only recipients still to deliver: a stale entry (flush, release) must not resend.
         std::vector<std::size_t> rcpts;
         for (auto r : group.rcpts) {
@@ -279,6 +379,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             unread.emplace_back(std::move(*info), std::move(rcpts), ec);
         } else if (!info || info->held || ec || rcpts.empty()) {
             for (auto r : rcpts) queued_.erase({id, r});
+            leave_active(id);
         } else {
             auto failure = std::make_shared<std::error_code>();
             auto source = [this, id, facts = check.facts, failure] {

@@ -10,7 +10,9 @@
 // deferred (transient errno) or bounced and moved to corrupt/ (damage). Retries wait on steady
 // time; the spool stores wall-clock times. Entry points: Scheduler::start, enqueue, flush,
 // drain. Nothing is lost; a recipient is delivered at most twice (a crash before its status
-// write).
+// write). At scale (a million queued messages): deferred messages wait in a WaitList (one
+// entry each, no envelope), at most `active_limit` recipients are due or in flight at once
+// (the rest wait, as Postfix's qmgr_message_active_limit), and every event costs O(log n).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -34,6 +36,7 @@
 #include "relay/queue/delivery.hpp"
 #include "relay/queue/notices.hpp"
 #include "relay/queue/retry.hpp"
+#include "relay/queue/wait_list.hpp"
 #include "relay/spool/async_spool.hpp"
 
 namespace dr::relay {
@@ -53,6 +56,8 @@ struct SchedulerConfig {
     std::size_t slow_concurrency = 25;
     std::chrono::steady_clock::duration slow_attempt_time = std::chrono::seconds(60);
     ConnectOptions connect;  // timeouts and limits of each attempt; helo_name is `hostname`
+    // Recipients due or in flight at most; messages due beyond it wait their turn in order.
+    std::size_t active_limit = 20000;
 };
 
 class Scheduler {
@@ -60,7 +65,7 @@ class Scheduler {
     Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver& resolver,
               asio::ssl::context& tls, Logger& log, SchedulerConfig cfg);
 
-    void start();                         // queue everything the spool holds
+    void start();  // queue everything the spool holds (in the background, a page at a time)
     void enqueue(const std::string& id);  // a message just committed
     void flush();                         // every deferred recipient is due now
     void reconfigure(SchedulerConfig cfg) { cfg_ = std::move(cfg); }
@@ -73,11 +78,19 @@ class Scheduler {
     using Clock = std::chrono::system_clock;
     using Steady = std::chrono::steady_clock;
     std::optional<MessageInfo> current(const std::string& id) const;
+    std::optional<MessageInfo> current(const std::string& id, std::error_code& ec) const;
+    asio::awaitable<void> scan();
     bool owes_notice(const MessageInfo& info) const;
+    bool take_in(const std::string& id, bool woken, std::int64_t due_until_us, bool announced);
     void add_due(const std::string& id, std::size_t rcpt, const std::string& domain);
-    void wait(const std::string& id, std::size_t rcpt, std::int64_t wall_us);
+    void wait(const std::string& id, std::int64_t wall_us, bool announced,
+              WaitList::Keep keep = WaitList::Keep::earliest);
+    bool is_queued(const std::string& id) const;
+    void leave_active(const std::string& id);
     void pump();
+    void pump_soon();
     void arm_timer();
+    void wake();
     asio::awaitable<void> worker(std::string domain, bool slow);
     Pace pace(const std::string& domain) const;
     bool is_slow(const std::string& domain) const { return pace(domain) == Pace::slow; }
@@ -107,8 +120,8 @@ class Scheduler {
     EvidenceLog* evidence_ = nullptr;
     std::mt19937 rng_{std::random_device{}()};
 
-    std::map<std::string, std::vector<DueRecipient>> due_;  // domain -> due, FIFO
-    std::map<std::string, std::size_t> running_per_;        // domain -> deliveries running
+    std::map<std::string, DueQueue> due_;             // domain -> due, FIFO
+    std::map<std::string, std::size_t> running_per_;  // domain -> deliveries running
     struct Speed {
         bool slow = false;
         std::chrono::steady_clock::time_point at;  // of the last attempt's end
@@ -116,20 +129,21 @@ class Scheduler {
     std::map<std::string, Speed> speed_;  // destinations attempted lately (SPEC §12 fairness)
     std::size_t running_slow_ = 0;        // deliveries to slow destinations
     std::string next_first_;              // where the next pump starts handing out slots
-    // Deferred recipients by when they are due, on steady time (a clock step cannot starve them).
-    std::multimap<Steady::time_point, std::pair<std::string, std::size_t>> waiting_;
-    std::set<std::pair<std::string, std::size_t>> waiting_set_;  // what waiting_ holds
-    std::set<std::pair<std::string, std::size_t>> queued_;       // in due_ or in flight
+    // Deferred messages by when they are due, on steady time (a clock step cannot starve them).
+    WaitList waiting_;
+    std::set<std::pair<std::string, std::size_t>> queued_;  // in due_ or in flight
     // States whose spool write failed, newer than the spool's: id -> rcpt -> state.
     std::map<std::string, std::map<std::size_t, RcptState>> unsaved_;
     std::set<std::string> retrying_;      // messages with a retry_later() pending
     std::set<std::string> finishing_;     // messages in finish(), so one notice each
     std::set<std::string> sent_notices_;  // notices committed for messages not yet removed
-    std::map<std::string, Clock::time_point> active_since_;  // message -> entered active queue
+    // Messages in the active queue (a recipient due or in flight) -> when they entered it.
+    std::map<std::string, Clock::time_point> active_since_;
     asio::steady_timer timer_;
     asio::steady_timer idle_;  // signalled when running_ drops to zero while draining
     std::size_t running_ = 0;
     bool stopping_ = false;
+    bool pump_posted_ = false;
 };
 
 }  // namespace dr::relay

@@ -1,6 +1,7 @@
 // Queue ID generation: time in µs + randomness, base-36 encoded (see queue_id.hpp).
 #include "relay/spool/queue_id.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace dr::relay {
@@ -65,6 +66,13 @@ std::uint64_t queue_id_micros(std::string_view id) {
     std::uint64_t value = 0;
     for (std::size_t i = 0; i < kQueueIdTimeDigits; ++i) value = value * 36 + base36_value(id[i]);
     return value;
+}
+
+std::optional<QueueKey> QueueKey::from(std::string_view id) {
+    if (!is_valid_queue_id(id)) return std::nullopt;
+    QueueKey k;
+    std::copy(id.begin(), id.end(), k.chars.begin());
+    return k;
 }
 
 }  // namespace dr::relay

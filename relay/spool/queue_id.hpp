@@ -1,10 +1,14 @@
 // Queue IDs (SPEC §4): Postfix-style names, uppercase letters and digits, 14 chars, unique across
-// restarts. Entry points: QueueIdGenerator::next(), is_valid_queue_id(). Nothing here fails; the
+// restarts. Entry points: QueueIdGenerator::next(), is_valid_queue_id(), QueueKey (an ID in
+// 14 bytes, for indexes that hold millions of them). Nothing here fails; the
 // spool still refuses to overwrite an existing ID (RENAME_NOREPLACE) as the last line of defence.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -39,5 +43,26 @@ bool is_valid_queue_id(std::string_view id);
 
 // The arrival time encoded in an ID (µs since the epoch); 0 when the ID is not valid.
 std::uint64_t queue_id_micros(std::string_view id);
+
+}  // namespace dr::relay
+
+namespace dr::relay {
+
+// A valid queue ID packed into its 14 characters (no heap, no terminator): the key of the
+// spool's index and of the scheduler's wait list, which hold one per queued message. Orders
+// like the ID, i.e. by arrival.
+struct QueueKey {
+    std::array<char, kQueueIdLength> chars{};
+    // nullopt unless is_valid_queue_id(id).
+    static std::optional<QueueKey> from(std::string_view id);
+    std::string str() const { return std::string(chars.data(), chars.size()); }
+    auto operator<=>(const QueueKey&) const = default;
+};
+
+struct QueueKeyHash {
+    std::size_t operator()(const QueueKey& k) const noexcept {
+        return std::hash<std::string_view>{}(std::string_view(k.chars.data(), k.chars.size()));
+    }
+};
 
 }  // namespace dr::relay

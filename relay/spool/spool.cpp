@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <list>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "relay/spool/dir_sync.hpp"
@@ -19,11 +22,65 @@
 
 namespace dr::relay {
 
+// One queued message in the index: what scheduling needs, not the envelope (SPOOL.md "Memory").
 struct Spool::Entry {
-    std::mutex mu;  // serialises journal appends to this message
-    MessageInfo info;
+    struct Rcpt {
+        std::int64_t next_attempt_us = 0;
+        RcptStatus status = RcptStatus::pending;
+    };
     std::uint64_t good_end = 0;  // end of the last valid record: where the next one goes
-    bool removed = false;
+    std::uint64_t body_size = 0;
+    std::vector<Rcpt> rcpts;
+    bool held = false;
+
+    void set(const MessageInfo& info) {
+        rcpts.resize(info.rcpts.size());
+        for (std::size_t i = 0; i < rcpts.size(); ++i)
+            rcpts[i] = {info.rcpts[i].next_attempt_us, info.rcpts[i].status};
+        held = info.held;
+    }
+};
+
+// The whole MessageInfo of the most recently used messages (guarded by cache_mu_).
+struct Spool::Cache {
+    std::size_t limit = 0;
+    std::list<QueueKey> lru;  // front: most recently used
+    struct Slot {
+        MessageInfo info;
+        std::list<QueueKey>::iterator pos;
+    };
+    std::unordered_map<QueueKey, Slot, QueueKeyHash> slots;
+
+    std::optional<MessageInfo> find(const QueueKey& k) {
+        auto it = slots.find(k);
+        if (it == slots.end()) return std::nullopt;
+        lru.splice(lru.begin(), lru, it->second.pos);
+        return it->second.info;
+    }
+    void put(const QueueKey& k, MessageInfo info) {
+        if (limit == 0) return;
+        if (auto it = slots.find(k); it != slots.end()) {
+            it->second.info = std::move(info);
+            lru.splice(lru.begin(), lru, it->second.pos);
+            return;
+        }
+        if (slots.size() >= limit) {
+            slots.erase(lru.back());
+            lru.pop_back();
+        }
+        lru.push_front(k);
+        slots.emplace(k, Slot{std::move(info), lru.begin()});
+    }
+    MessageInfo* peek(const QueueKey& k) {
+        auto it = slots.find(k);
+        return it == slots.end() ? nullptr : &it->second.info;
+    }
+    void drop(const QueueKey& k) {
+        auto it = slots.find(k);
+        if (it == slots.end()) return;
+        lru.erase(it->second.pos);
+        slots.erase(it);
+    }
 };
 
 namespace {
@@ -65,15 +122,22 @@ std::error_code pwrite_all(SpoolIo& io, int fd, std::string_view data, std::uint
 // Reads ranges of one file. A range beyond the end is "not there" (a torn or damaged file),
 // checked before allocating, so a garbage length cannot exhaust memory; a failing read(2) is
 // kept apart in io_error because it says nothing about the file's contents.
+// A file up to `whole_up_to` bytes is read in one pread (a small queue file: recovery of a
+// million of them is then one read each, not five).
 class Reader {
   public:
-    Reader(SpoolIo& io, int fd) : io_(io), fd_(fd) {
+    Reader(SpoolIo& io, int fd, std::uint64_t whole_up_to = 0) : io_(io), fd_(fd) {
         struct stat st {};
         if (io_.fstat(fd, &st) != 0) io_error = errno_ec();
         size = static_cast<std::uint64_t>(st.st_size);
+        if (!io_error && size <= whole_up_to && read(0, size, whole_)) whole_ok_ = true;
     }
     bool read(std::uint64_t off, std::uint64_t n, std::string& out) {
         if (io_error || off > size || n > size - off) return false;
+        if (whole_ok_) {
+            out.assign(whole_, off, n);
+            return true;
+        }
         out.resize(n);
         std::size_t got = 0;
         while (got < n) {
@@ -91,7 +155,13 @@ class Reader {
   private:
     SpoolIo& io_;
     int fd_;
+    std::string whole_;
+    bool whole_ok_ = false;
 };
+
+constexpr std::uint64_t kReadWhole = 16 * 1024;
+constexpr std::size_t kParallelRecovery = 10000;  // queue files from which recovery is parallel
+constexpr std::size_t kRecoveryThreads = 8;
 
 int open_subdir(int parent, const char* name, std::error_code& ec) {
     if (::mkdirat(parent, name, 0700) != 0 && errno != EEXIST) {
@@ -253,7 +323,10 @@ void SpoolWriter::abandon() {
 
 // ---- Spool: opening and recovery ----
 
-Spool::Spool(SpoolOptions opt) : opt_(std::move(opt)), io_(opt_.io ? *opt_.io : SpoolIo::real()) {}
+Spool::Spool(SpoolOptions opt)
+    : opt_(std::move(opt)), io_(opt_.io ? *opt_.io : SpoolIo::real()), cache_(new Cache) {
+    cache_->limit = opt_.cache_limit;
+}
 
 Spool::~Spool() {
     if (dir_unsynced_) io_.fsync(queue_fd_);
@@ -304,12 +377,30 @@ void Spool::recover_incoming() {
     io_.fsync(incoming_fd_);
 }
 
+// A large queue is read by several threads (on a cold cache the reads wait on the disk, and
+// more of them in flight go faster; on a warm one both cores parse); a small one in order, so
+// that what the fault tests count stays deterministic.
 std::error_code Spool::recover_queue() {
-    for (const auto& name : list_dir(queue_fd_)) {
-        if (!is_valid_queue_id(name)) continue;
-        if (auto ec = load_one(name)) return ec;
-    }
-    return {};
+    std::vector<std::string> names = list_dir(queue_fd_);
+    std::erase_if(names, [](const std::string& n) { return !is_valid_queue_id(n); });
+    const std::size_t threads = names.size() < kParallelRecovery ? 1 : kRecoveryThreads;
+    std::atomic<std::size_t> next{0};
+    std::mutex err_mu;
+    std::error_code first_error;
+    auto run = [&] {
+        for (std::size_t i; (i = next++) < names.size();) {
+            auto ec = load_one(names[i]);
+            if (!ec) continue;
+            std::lock_guard lock(err_mu);
+            if (!first_error) first_error = ec;
+            next = names.size();  // stop the others
+        }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(run);
+    run();
+    for (auto& t : pool) t.join();
+    return first_error;
 }
 
 // I/O errors (open, read) fail the start instead of hiding or quarantining mail; a file that
@@ -323,7 +414,7 @@ std::error_code Spool::load_one(const std::string& id) {
         return {};
     }
     if (fd < 0) return errno_ec();
-    Reader in(io_, fd);
+    Reader in(io_, fd, kReadWhole);
     auto head = parse_head(in);
     std::string journal;
     if (head) in.read(head->journal_start, in.size - head->journal_start, journal);
@@ -333,21 +424,29 @@ std::error_code Spool::load_one(const std::string& id) {
         quarantine(id);
         return {};
     }
-    auto e = std::make_shared<Entry>();
-    e->info.id = id;
-    e->info.envelope = std::move(head->env);
-    e->info.rcpts.resize(e->info.envelope.recipients.size());
-    e->info.body_size = head->body_size;
-    e->good_end = head->journal_start + replay_journal(journal, e->info);
-    if (e->good_end < in.size) {
+    MessageInfo info;
+    info.id = id;
+    info.envelope = std::move(head->env);
+    info.rcpts.resize(info.envelope.recipients.size());
+    info.body_size = head->body_size;
+    Entry e;
+    e.good_end = head->journal_start + replay_journal(journal, info);
+    if (e.good_end < in.size) {
         // Cut the torn record off so that the next append starts on a record boundary.
-        if (io_.ftruncate(fd, static_cast<off_t>(e->good_end)) == 0) io_.fdatasync(fd);
+        if (io_.ftruncate(fd, static_cast<off_t>(e.good_end)) == 0) io_.fdatasync(fd);
+        std::lock_guard lock(mu_);
         ++recovery_.torn_journals;
         recovery_.torn.push_back(id);
     }
-    e->info.file_size = e->good_end;
+    info.file_size = e.good_end;
+    e.body_size = info.body_size;
+    e.set(info);
     io_.close(fd);
-    index_.emplace(id, std::move(e));
+    const auto key = *QueueKey::from(id);
+    std::lock_guard lock(mu_);
+    index_.emplace(key, std::move(e));
+    // A small queue stays wholly in memory; a large one is read back as it is delivered.
+    if (cache_->slots.size() < cache_->limit) cache_->put(key, std::move(info));
     return {};
 }
 
@@ -356,6 +455,7 @@ std::error_code Spool::load_one(const std::string& id) {
 void Spool::quarantine(const std::string& id) {
     std::error_code ec;
     rename_to_corrupt(id, ec);
+    std::lock_guard lock(mu_);
     recovery_.corrupt.push_back(id);
 }
 
@@ -400,9 +500,9 @@ std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec, Reserve reserve) 
     if (ec) return nullptr;
     while (true) {
         std::string id = ids_.next();
-        {
+        if (auto key = QueueKey::from(id)) {
             std::lock_guard lock(mu_);
-            if (index_.count(id)) continue;
+            if (index_.count(*key)) continue;
         }
         int fd = io_.openat(incoming_fd_, id.c_str(),
                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -445,24 +545,37 @@ CommitResult Spool::commit(std::unique_ptr<SpoolWriter> writer, QueuedEnvelope e
         return {ec, {}};
     }
     if (dir_unsynced_) dir_unsynced_ = false;  // this fsync covered the earlier changes too
-    auto e = std::make_shared<Entry>();
-    e->info.id = w.id_;
-    e->info.body_size = w.size_;
-    e->info.rcpts.resize(env.recipients.size());
-    e->info.envelope = std::move(env);
-    e->good_end = kBodyOffset + w.size_ + kRecordTrailerSize + envelope.size();
-    e->info.file_size = e->good_end;
-    std::lock_guard lock(mu_);
-    index_.emplace(w.id_, std::move(e));
+    MessageInfo info;
+    info.id = w.id_;
+    info.body_size = w.size_;
+    info.rcpts.resize(env.recipients.size());
+    info.envelope = std::move(env);
+    Entry e;
+    e.good_end = kBodyOffset + w.size_ + kRecordTrailerSize + envelope.size();
+    e.body_size = w.size_;
+    e.set(info);
+    info.file_size = e.good_end;
+    const auto key = *QueueKey::from(w.id_);
+    {
+        std::lock_guard lock(mu_);
+        index_.emplace(key, std::move(e));
+    }
+    std::lock_guard lock(cache_mu_);
+    cache_->put(key, std::move(info));
     return {{}, w.id_};
 }
 
 // ---- Spool: journal and admin ----
 
-std::shared_ptr<Spool::Entry> Spool::find(std::string_view id) const {
+std::mutex& Spool::stripe(const QueueKey& key) const {
+    return stripes_[QueueKeyHash{}(key) % stripes_.size()];
+}
+
+// The caller holds the key's stripe, so the entry stays in the index until it lets go.
+Spool::Entry* Spool::find(const QueueKey& key) const {
     std::lock_guard lock(mu_);
-    auto it = index_.find(id);
-    return it == index_.end() ? nullptr : it->second;
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : const_cast<Entry*>(&it->second);
 }
 
 // Appends one record at the known-good end and fdatasyncs it. A record whose write or
@@ -470,8 +583,9 @@ std::shared_ptr<Spool::Entry> Spool::find(std::string_view id) const {
 // cut synced; if the cut fails, its header is overwritten so that recovery rejects it; if that
 // fails too, the next append overwrites it because it starts at good_end, not at the end of
 // the file. Once fdatasync succeeded the record is durable, so a failing close does not count.
-std::error_code Spool::append(Entry& e, RecordType type, std::string_view payload) {
-    int fd = io_.openat(queue_fd_, e.info.id.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+std::error_code Spool::append(const std::string& id, Entry& e, RecordType type,
+                              std::string_view payload) {
+    int fd = io_.openat(queue_fd_, id.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno_ec();
     std::string rec = encode_record(type, payload);
     std::error_code ec = pwrite_all(io_, fd, rec, e.good_end);
@@ -480,7 +594,6 @@ std::error_code Spool::append(Entry& e, RecordType type, std::string_view payloa
     io_.close(fd);
     if (ec) return ec;
     e.good_end += rec.size();
-    e.info.file_size = e.good_end;
     return {};
 }
 
@@ -492,50 +605,76 @@ void Spool::undo_append(int fd, std::uint64_t good_end) {
 }
 
 std::error_code Spool::update(std::string_view id, const std::vector<StatusUpdate>& updates) {
-    auto e = find(id);
+    auto key = QueueKey::from(id);
+    if (!key) return SpoolErrc::not_found;
+    std::lock_guard lock(stripe(*key));
+    Entry* e = find(*key);
     if (!e) return SpoolErrc::not_found;
-    std::lock_guard lock(e->mu);
-    if (e->removed) return SpoolErrc::not_found;
     for (const auto& u : updates) {
-        if (u.rcpt >= e->info.rcpts.size()) return SpoolErrc::bad_recipient;
+        if (u.rcpt >= e->rcpts.size()) return SpoolErrc::bad_recipient;
     }
-    if (auto ec = append(*e, RecordType::status, encode_status(updates))) return ec;
-    for (const auto& u : updates) e->info.rcpts[u.rcpt] = u.state;
+    if (auto ec = append(key->str(), *e, RecordType::status, encode_status(updates))) return ec;
+    {
+        std::lock_guard index_lock(mu_);
+        for (const auto& u : updates) e->rcpts[u.rcpt] = {u.state.next_attempt_us, u.state.status};
+    }
+    std::lock_guard cache_lock(cache_mu_);
+    if (auto* info = cache_->peek(*key)) {
+        for (const auto& u : updates) info->rcpts[u.rcpt] = u.state;
+        info->file_size = e->good_end;
+    }
     return {};
 }
 
 std::error_code Spool::mark_notice(std::string_view id, std::string_view notice) {
-    auto e = find(id);
+    auto key = QueueKey::from(id);
+    if (!key) return SpoolErrc::not_found;
+    std::lock_guard lock(stripe(*key));
+    Entry* e = find(*key);
     if (!e) return SpoolErrc::not_found;
-    std::lock_guard lock(e->mu);
-    if (e->removed) return SpoolErrc::not_found;
     std::string payload = notice.empty() ? "none" : std::string(notice);
-    if (auto ec = append(*e, RecordType::notice, payload)) return ec;
-    e->info.notice = std::move(payload);
+    if (auto ec = append(key->str(), *e, RecordType::notice, payload)) return ec;
+    std::lock_guard cache_lock(cache_mu_);
+    if (auto* info = cache_->peek(*key)) {
+        info->notice = std::move(payload);
+        info->file_size = e->good_end;
+    }
     return {};
 }
 
 std::error_code Spool::set_held(std::string_view id, bool held) {
-    auto e = find(id);
+    auto key = QueueKey::from(id);
+    if (!key) return SpoolErrc::not_found;
+    std::lock_guard lock(stripe(*key));
+    Entry* e = find(*key);
     if (!e) return SpoolErrc::not_found;
-    std::lock_guard lock(e->mu);
-    if (e->removed) return SpoolErrc::not_found;
-    if (e->info.held == held) return {};
-    if (auto ec = append(*e, RecordType::hold, held ? "hold" : "release")) return ec;
-    e->info.held = held;
+    if (e->held == held) return {};
+    if (auto ec = append(key->str(), *e, RecordType::hold, held ? "hold" : "release")) return ec;
+    {
+        std::lock_guard index_lock(mu_);
+        e->held = held;
+    }
+    std::lock_guard cache_lock(cache_mu_);
+    if (auto* info = cache_->peek(*key)) {
+        info->held = held;
+        info->file_size = e->good_end;
+    }
     return {};
 }
 
 std::error_code Spool::remove(std::string_view id) {
-    auto e = find(id);
-    if (!e) return SpoolErrc::not_found;
+    auto key = QueueKey::from(id);
+    if (!key) return SpoolErrc::not_found;
     {
-        std::lock_guard lock(e->mu);
-        if (e->removed) return SpoolErrc::not_found;
-        if (io_.unlinkat(queue_fd_, e->info.id.c_str(), 0) != 0) return errno_ec();
-        e->removed = true;
-        std::lock_guard index_lock(mu_);
-        index_.erase(e->info.id);
+        std::lock_guard lock(stripe(*key));
+        if (!find(*key)) return SpoolErrc::not_found;
+        if (io_.unlinkat(queue_fd_, key->str().c_str(), 0) != 0) return errno_ec();
+        {
+            std::lock_guard index_lock(mu_);
+            index_.erase(*key);
+        }
+        std::lock_guard cache_lock(cache_mu_);
+        cache_->drop(*key);
     }
     return sync_queue_dir();
 }
@@ -543,48 +682,141 @@ std::error_code Spool::remove(std::string_view id) {
 // The body failed its CRC (or the file is otherwise damaged): out of the queue, into corrupt/.
 // A failed rename leaves the message queued and returns the error.
 std::error_code Spool::move_to_corrupt(std::string_view id) {
-    auto e = find(id);
-    if (!e) return SpoolErrc::not_found;
-    std::lock_guard lock(e->mu);
-    if (e->removed) return SpoolErrc::not_found;
+    auto key = QueueKey::from(id);
+    if (!key) return SpoolErrc::not_found;
+    std::lock_guard lock(stripe(*key));
+    if (!find(*key)) return SpoolErrc::not_found;
     std::error_code ec;
-    if (!rename_to_corrupt(e->info.id, ec)) return ec;
-    e->removed = true;
-    std::lock_guard index_lock(mu_);
-    index_.erase(e->info.id);
+    if (!rename_to_corrupt(key->str(), ec)) return ec;
+    {
+        std::lock_guard index_lock(mu_);
+        index_.erase(*key);
+    }
+    std::lock_guard cache_lock(cache_mu_);
+    cache_->drop(*key);
     return ec;
 }
 
-std::optional<MessageInfo> Spool::get(std::string_view id) const {
-    auto e = find(id);
+// The envelope and journal as on disk, up to the entry's last valid record (the caller holds
+// the stripe, so no append runs meanwhile). A file that no longer parses reads as corrupt.
+std::optional<MessageInfo> Spool::read_info(const std::string& id, const Entry& e,
+                                            std::error_code& ec) const {
+    int fd = io_.openat(queue_fd_, id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        ec = errno == ENOENT ? make_error_code(SpoolErrc::not_found) : errno_ec();
+        return std::nullopt;
+    }
+    Reader in(io_, fd, kReadWhole);
+    auto head = parse_head(in);
+    std::string journal;
+    const bool ok = head && head->journal_start <= e.good_end &&
+                    in.read(head->journal_start, e.good_end - head->journal_start, journal);
+    io_.close(fd);
+    if (in.io_error || !ok) {
+        ec = in.io_error ? in.io_error : make_error_code(SpoolErrc::corrupt);
+        return std::nullopt;
+    }
+    MessageInfo info;
+    info.id = id;
+    info.envelope = std::move(head->env);
+    info.rcpts.resize(info.envelope.recipients.size());
+    info.body_size = head->body_size;
+    replay_journal(journal, info);
+    info.file_size = e.good_end;
+    return info;
+}
+
+std::optional<MessageInfo> Spool::get(std::string_view id, std::error_code& ec) const {
+    return fetch(id, ec, true);
+}
+
+// A listing reads past the cache (keep = false) so that it does not evict the active messages.
+std::optional<MessageInfo> Spool::fetch(std::string_view id, std::error_code& ec, bool keep) const {
+    ec.clear();
+    auto key = QueueKey::from(id);
+    if (!key) return std::nullopt;
+    std::lock_guard lock(stripe(*key));
+    const Entry* e = find(*key);
     if (!e) return std::nullopt;
-    std::lock_guard lock(e->mu);
-    if (e->removed) return std::nullopt;
-    return e->info;
+    {
+        std::lock_guard cache_lock(cache_mu_);
+        if (auto info = cache_->find(*key)) return info;
+    }
+    auto info = read_info(key->str(), *e, ec);
+    if (ec == SpoolErrc::not_found) ec.clear();
+    if (!info || !keep) return info;
+    std::lock_guard cache_lock(cache_mu_);
+    cache_->put(*key, *info);
+    return info;
+}
+
+std::optional<MessageInfo> Spool::get(std::string_view id) const {
+    std::error_code ec;
+    return get(id, ec);
 }
 
 std::vector<MessageInfo> Spool::list() const {
-    std::vector<std::shared_ptr<Entry>> entries;
-    {
-        std::lock_guard lock(mu_);
-        for (const auto& [id, e] : index_) entries.push_back(e);
-    }
     std::vector<MessageInfo> out;
-    out.reserve(entries.size());
-    for (const auto& e : entries) {
-        std::lock_guard lock(e->mu);
-        if (!e->removed) out.push_back(e->info);
+    std::string after;
+    for (auto page = list(after, 4096); !page.empty(); page = list(after, 4096)) {
+        after = page.back().id;
+        for (auto& m : page) out.push_back(std::move(m));
     }
     return out;
 }
 
+std::vector<MessageInfo> Spool::list(std::string_view after, std::size_t max) const {
+    std::vector<std::string> ids;
+    {
+        std::lock_guard lock(mu_);
+        auto it = index_.begin();
+        if (auto key = QueueKey::from(after)) it = index_.upper_bound(*key);
+        for (; it != index_.end() && ids.size() < max; ++it) ids.push_back(it->first.str());
+    }
+    std::vector<MessageInfo> out;
+    out.reserve(ids.size());
+    for (const auto& id : ids) {
+        std::error_code ec;
+        if (auto info = fetch(id, ec, false)) out.push_back(std::move(*info));
+    }
+    return out;
+}
+
+std::vector<QueueSummary> Spool::summaries(std::string_view after, std::size_t max) const {
+    std::vector<QueueSummary> out;
+    std::lock_guard lock(mu_);
+    auto it = index_.begin();
+    if (auto key = QueueKey::from(after)) it = index_.upper_bound(*key);
+    for (; it != index_.end() && out.size() < max; ++it) {
+        QueueSummary s{it->first.str(), it->second.held, true, 0};
+        for (const auto& r : it->second.rcpts) {
+            if (r.status == RcptStatus::delivered || r.status == RcptStatus::bounced) continue;
+            const auto next = r.status == RcptStatus::pending ? 0 : r.next_attempt_us;
+            s.next_attempt_us = s.done ? next : std::min(s.next_attempt_us, next);
+            s.done = false;
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::size_t Spool::size() const {
+    std::lock_guard lock(mu_);
+    return index_.size();
+}
+
 std::unique_ptr<BodyReader> Spool::open_body(std::string_view id, std::error_code& ec) const {
-    auto e = find(id);
-    if (!e) {
+    auto key = QueueKey::from(id);
+    bool known = false;
+    if (key) {
+        std::lock_guard lock(mu_);
+        known = index_.count(*key) > 0;
+    }
+    if (!known) {
         ec = SpoolErrc::not_found;
         return nullptr;
     }
-    int fd = io_.openat(queue_fd_, e->info.id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = io_.openat(queue_fd_, key->str().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         ec = errno == ENOENT ? make_error_code(SpoolErrc::not_found) : errno_ec();
         return nullptr;

@@ -1,11 +1,14 @@
 // The durable spool (SPEC §4, relay/spool/SPOOL.md): one file per message in queue/, committed by
 // write to incoming/, fsync, rename, fsync of the directory; per-recipient state in a checksummed
 // append-only journal at the end of the same file. Entry points: Spool::open (recovery scan),
-// begin/commit, update, mark_notice, hold/release, remove, move_to_corrupt, list, read_body. Errors
-// are values: any error from commit means the message was not accepted (452 4.3.1 upstream) and
-// nothing of it is left.
+// begin/commit, update, mark_notice, hold/release, remove, move_to_corrupt, get, list, summaries,
+// read_body. Errors are values: any error from commit means the message was not accepted (452
+// 4.3.1 upstream) and nothing of it is left. In memory the index keeps per message only what
+// scheduling needs (SPOOL.md "Memory"); whole envelopes are cached for at most cache_limit
+// messages and otherwise reread from the file.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -33,6 +36,19 @@ struct SpoolOptions {
     std::uint64_t min_free_bytes = 16 * 1024 * 1024;
     // The system calls (tests inject faults here); nullptr: SpoolIo::real().
     SpoolIo* io = nullptr;
+    // Messages whose whole MessageInfo is kept in memory (the most recently used); get() reads
+    // the others from their files. Postfix's qmgr likewise holds an active-queue limit.
+    std::size_t cache_limit = 10000;
+};
+
+// What the scheduler needs of a queued message at start-up, without its envelope.
+struct QueueSummary {
+    std::string id;
+    bool held = false;
+    bool done = false;  // every recipient delivered or bounced
+    // The earliest next attempt (µs since the epoch) of the recipients still to deliver; 0 when
+    // one of them is pending (never tried).
+    std::int64_t next_attempt_us = 0;
 };
 
 // Whether a commit may eat into min_free_bytes: only the notices the relay owes senders may.
@@ -146,8 +162,16 @@ class Spool {
     // operator). Fails, leaving it queued, only when the rename fails.
     std::error_code move_to_corrupt(std::string_view id);
 
+    // The message as on disk (from the cache, or read from its file). nullopt when it is not
+    // queued, or, with `ec` set, when its file cannot be read (EMFILE, EIO, …).
+    std::optional<MessageInfo> get(std::string_view id, std::error_code& ec) const;
     std::optional<MessageInfo> get(std::string_view id) const;
     std::vector<MessageInfo> list() const;  // sorted by ID, i.e. by arrival
+    // Up to `max` messages with IDs after `after` ("" = from the start), sorted: a listing in
+    // pages, so that a large queue is never all in memory at once.
+    std::vector<MessageInfo> list(std::string_view after, std::size_t max) const;
+    std::vector<QueueSummary> summaries(std::string_view after, std::size_t max) const;
+    std::size_t size() const;
     std::error_code read_body(std::string_view id, std::string& out) const;
     // Opens the body for reading in pieces; errors as read_body's (a bad body header is
     // SpoolErrc::corrupt; the CRC is known only once all of it was read: BodyReader::check).
@@ -155,6 +179,7 @@ class Spool {
 
   private:
     struct Entry;
+    struct Cache;
     explicit Spool(SpoolOptions opt);
     std::error_code init();
     void recover_incoming();
@@ -164,8 +189,13 @@ class Spool {
     bool rename_to_corrupt(const std::string& id, std::error_code& ec);
     std::error_code sync_queue_dir();
     std::error_code check_space() const;
-    std::shared_ptr<Entry> find(std::string_view id) const;
-    std::error_code append(Entry& e, RecordType type, std::string_view payload);
+    std::mutex& stripe(const QueueKey& key) const;
+    Entry* find(const QueueKey& key) const;
+    std::optional<MessageInfo> fetch(std::string_view id, std::error_code& ec, bool keep) const;
+    std::optional<MessageInfo> read_info(const std::string& id, const Entry& e,
+                                         std::error_code& ec) const;
+    std::error_code append(const std::string& id, Entry& e, RecordType type,
+                           std::string_view payload);
     void undo_append(int fd, std::uint64_t good_end);
     std::error_code set_held(std::string_view id, bool held);
 
@@ -180,8 +210,14 @@ class Spool {
     std::atomic<bool> dir_unsynced_{false};  // a failed fsync of queue/ still to be made up
     QueueIdGenerator ids_;
     RecoveryReport recovery_;
+    // Locking: an operation on a message holds its stripe for the whole operation (the entry
+    // cannot be erased meanwhile); mu_ guards the index's shape and the entries' scheduling
+    // fields, briefly; cache_mu_ the cache. Order: stripe, then mu_ or cache_mu_.
+    mutable std::array<std::mutex, 64> stripes_;
     mutable std::mutex mu_;
-    std::map<std::string, std::shared_ptr<Entry>, std::less<>> index_;
+    std::map<QueueKey, Entry> index_;
+    mutable std::mutex cache_mu_;
+    std::unique_ptr<Cache> cache_;
 };
 
 }  // namespace dr::relay
