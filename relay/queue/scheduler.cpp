@@ -313,12 +313,20 @@ asio::awaitable<void> Scheduler::worker(std::string domain, bool slow) {
 // Makes `ups` durable, together with any older states of the message that are still unsaved.
 // A failed write keeps them in memory as the newest states (a delivered recipient is not
 // delivered again) and tries the write again later. Deferred recipients wait for their time.
+// New states that leave the message final with no notice owed are not written: the message is
+// removed at once, and the removal is what makes them durable (Postfix's qmgr does the same).
+// Until then they are unsaved; a removal that fails writes them in retry_later().
 asio::awaitable<void> Scheduler::record(const std::string& id, std::vector<StatusUpdate> ups) {
     std::vector<StatusUpdate> all = ups;
     if (auto it = unsaved_.find(id); it != unsaved_.end())
         for (const auto& [r, st] : it->second)
             if (std::none_of(ups.begin(), ups.end(), [&](const auto& u) { return u.rcpt == r; }))
                 all.push_back({r, st});
+    if (!ups.empty() && removable_with(id, all)) {
+        for (const auto& u : all) unsaved_[id][u.rcpt] = u.state;
+        asio::co_spawn(ex_, finish(id), asio::detached);
+        all.clear();
+    }
     auto ec = all.empty() ? std::error_code()
                           : co_await spool_.async_update(id, all, asio::use_awaitable);
     if (!ec || ec == SpoolErrc::not_found) {
@@ -339,6 +347,15 @@ asio::awaitable<void> Scheduler::record(const std::string& id, std::vector<Statu
         if (u.state.status == RcptStatus::deferred) wait(id, u.state.next_attempt_us, true);
     }
     if (!ups.empty()) leave_active(id);
+}
+
+// True when `states` over the queued message make it final with no notice owed.
+bool Scheduler::removable_with(const std::string& id,
+                               const std::vector<StatusUpdate>& states) const {
+    auto info = current(id);
+    if (!info) return false;
+    for (const auto& u : states) info->rcpts[u.rcpt] = u.state;
+    return info->done() && !owes_notice(*info);
 }
 
 asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,

@@ -96,6 +96,7 @@ class Scheduler {
     bool is_slow(const std::string& domain) const { return pace(domain) == Pace::slow; }
     void note_speed(const std::string& domain, std::chrono::steady_clock::duration took);
     asio::awaitable<void> record(const std::string& id, std::vector<StatusUpdate> ups);
+    bool removable_with(const std::string& id, const std::vector<StatusUpdate>& states) const;
     asio::awaitable<void> unreadable(const MessageInfo& info, const std::vector<std::size_t>& rcpts,
                                      std::error_code ec);
     asio::awaitable<void> finish(std::string id);

@@ -3,8 +3,10 @@
 (fault_shim.cpp, DR_FAULT_SHIM) that fails calls while a flag file exists:
 - a journal write that fails (fdatasync ENOSPC) after a delivery does not make
   the relay deliver again every minimal_backoff: one copy, then the state is
-  written once the disk is back and the message removed; a restart before
-  that write delivers it once more (the SPEC §4 window), not more;
+  written once the disk is back; a restart before that write delivers it once
+  more (the SPEC §4 window), not more;
+- a message whose recipients are all delivered is removed with no journal
+  write at all;
 - a body that cannot be read (EMFILE) is retried, not forgotten;
 - a body damaged on disk (CRC) is bounced to its sender and moved to corrupt/;
 - a body unreadable until maximal_queue_lifetime bounces, the sender is told
@@ -59,23 +61,40 @@ class Faults(unittest.TestCase):
         return len(relaylab.received(self.lab, rcpt))
 
     def test_failed_status_write_is_not_a_redelivery_loop(self):
+        # A second recipient that keeps deferring (no-starttls.test) keeps the message queued,
+        # so the "delivered" state of the first one has to be written.
         relay, queue = self.relay()
         self.flag("fail-fdatasync", True)
         rcpt = "once@ee-good.test"
-        self.send("s@relay.test", rcpt, 1)
+        self.send("s@relay.test", [rcpt, "stay@no-starttls.test"], 1)
         relay.wait_for(r"to=<once@ee-good\.test>.*status=sent")
         relay.wait_for(r"cannot update queue file")
         time.sleep(6)  # minimal_backoff is 1s: the old code delivered every second or two
         copies_while_failing = self.count(rcpt)
         self.flag("fail-fdatasync", False)
-        deadline = time.monotonic() + 30
-        while os.listdir(queue) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        self.assertEqual(os.listdir(queue), [], "written and removed once the disk is back")
+        time.sleep(4)  # written again after minimal_backoff
+        self.assertEqual(relay.stop(), 0)
+        relay.start()  # had the state not been written, the restart would deliver it again
+        time.sleep(4)
         print(f"\ncopies while the journal failed: {copies_while_failing}, in all: "
               f"{self.count(rcpt)}")
         self.assertEqual(copies_while_failing, 1)
+        self.assertEqual(self.count(rcpt), 1, "written once the disk is back")
+        self.assertEqual(len(os.listdir(queue)), 1, "still queued for stay@no-starttls.test")
+
+    def test_final_message_is_removed_without_a_status_write(self):
+        # Every recipient delivered, no notice owed: the removal records it; the journal write
+        # that would fail is never needed (no "cannot update queue file", no second copy).
+        relay, queue = self.relay()
+        self.flag("fail-fdatasync", True)
+        rcpt = "gone@ee-good.test"
+        self.send("s@relay.test", rcpt, 5)
+        relay.wait_for(r"to=<gone@ee-good\.test>.*status=sent")
+        relay.wait_for(r": removed")
+        time.sleep(2)
+        self.assertEqual(os.listdir(queue), [])
         self.assertEqual(self.count(rcpt), 1)
+        self.assertNotRegex("\n".join(relay.lines()), r"cannot update queue file")
 
     def test_restart_while_a_state_is_unsaved_sends_one_extra_copy(self):
         # A second recipient that keeps deferring (no-starttls.test) keeps the message queued,
