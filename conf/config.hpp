@@ -89,6 +89,10 @@ struct SmtpClientConfig {
     std::uint64_t reply_size_limit = 64 * 1024;
     unsigned mx_address_limit = 5;
     unsigned mx_session_limit = 2;
+    // Postfix's smtp_connection_cache_time_limit (0: no connection cache) and
+    // smtp_connection_reuse_time_limit.
+    std::chrono::seconds connection_cache_time_limit{2};
+    std::chrono::seconds connection_reuse_time_limit{300};
     bool operator==(const SmtpClientConfig&) const = default;
 };
 

@@ -380,6 +380,9 @@ void read_smtp(Section& s, SmtpClientConfig& out) {
     read_size(s, "reply_size_limit", out.reply_size_limit);
     read_count(s, "mx_address_limit", out.mx_address_limit, 0, 1000);
     read_count(s, "mx_session_limit", out.mx_session_limit, 0, 1000);
+    read_duration(s, "connection_cache_time_limit", out.connection_cache_time_limit,
+                  std::chrono::seconds(0));
+    read_duration(s, "connection_reuse_time_limit", out.connection_reuse_time_limit, one);
 }
 
 void read_dns(Section& s, DnsConfig& out) {

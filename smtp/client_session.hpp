@@ -90,6 +90,10 @@ class ClientSession {
     // QUIT, wait for the reply, close. Never fails: the mail is already delivered.
     awaitable<void> quit();
     void close();
+    // A new deadline for every later step (a cached connection taken by a new attempt).
+    void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+        opt_.deadline = deadline;
+    }
 
     bool usable() const { return usable_; }
     const Reply& greeting() const { return greeting_; }

@@ -35,8 +35,8 @@ namespace {
 class Attempt {
   public:
     Attempt(const dane::Destination& d, const std::vector<OutboundMessage>& batch,
-            ProgressHook progress)
-        : d_(d), batch_(batch), progress_(std::move(progress)) {
+            ProgressHook progress, ConnectionCache* cache)
+        : d_(d), batch_(batch), progress_(std::move(progress)), cache_(cache) {
         for (std::size_t m = 0; m < batch.size(); ++m)
             for (std::size_t r = 0; r < batch[m].envelope.recipients.size(); ++r)
                 pending_[{m, r}] = true;
@@ -53,6 +53,7 @@ class Attempt {
         auto list = candidates(d_, options.mx_address_limit);
         const std::size_t max_sessions = options.mx_session_limit;
         std::size_t sessions = 0;
+        if (co_await try_cached(list, options)) ++sessions;
         for (std::size_t i = 0; i < list.size() && !pending_.empty(); ++i) {
             if (max_sessions && sessions >= max_sessions) break;
             if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
@@ -72,6 +73,7 @@ class Attempt {
     // towards mx_session_limit, as in Postfix, which does not count handshake failures.
     asio::awaitable<bool> try_host(const Candidate& c, bool last_host, asio::ssl::context& tls,
                                    const ConnectOptions& options) {
+        const auto opened = std::chrono::steady_clock::now();
         auto conn = co_await connect_host(*c.plan, c.address, d_.context.port, tls, options);
         for (auto& l : conn.log) report_.log.push_back(std::move(l));
         report_.connections.push_back({conn.relay, conn.status, conn.tls});
@@ -81,7 +83,50 @@ class Attempt {
             trouble_.note(conn.status, conn.relay);
             co_return false;
         }
-        int uses = 0;
+        co_await send_all(conn, last_host);
+        if (!park(c, conn, opened) && conn.session->usable()) co_await conn.session->quit();
+        co_return true;
+    }
+
+    // A connection parked by an earlier attempt to one of these candidates (same destination
+    // and TLS plan: ConnectionCache::key) carries the batch first. True when it carried any
+    // of it; false also when it turned out dead at its RSET (the candidates are then tried
+    // afresh, as if it had not been there).
+    asio::awaitable<bool> try_cached(const std::vector<Candidate>& list,
+                                     const ConnectOptions& options) {
+        if (!cache_) co_return false;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            auto parked =
+                cache_->take(ConnectionCache::key(d_, *list[i].plan, list[i].address.to_string()));
+            if (!parked) continue;
+            auto& conn = parked->conn;
+            conn.session->set_deadline(options.deadline);
+            feature_[conn.relay] = tls_feature(*list[i].plan, conn);
+            const bool last = i + 1 == list.size();
+            const bool any = co_await send_all(conn, last);
+            if (!park(list[i], conn, parked->opened) && conn.session->usable())
+                co_await conn.session->quit();
+            co_return any;
+        }
+        co_return false;
+    }
+
+    // Parks a connection that is still usable for the next attempt. False when it is not
+    // wanted there (no cache, or no backlog for the destination): the caller says QUIT.
+    bool park(const Candidate& c, HostConnection& conn,
+              std::chrono::steady_clock::time_point opened) {
+        if (!cache_ || !cache_->wanted(d_.domain)) return false;
+        if (conn.session->usable())
+            cache_->park(ConnectionCache::key(d_, *c.plan, c.address.to_string()),
+                         ParkedConnection{std::move(conn), opened});
+        return true;
+    }
+
+    // Every pending message of the batch over `conn`, with RSET between transactions (and
+    // before the first on a reused connection). True when a transaction was started.
+    asio::awaitable<bool> send_all(HostConnection& conn, bool last_host) {
+        int uses = static_cast<int>(conn.session->uses());
+        bool any = false;
         for (std::size_t m = 0; m < batch_.size() && conn.session->usable(); ++m) {
             std::vector<std::size_t> rcpts = pending_of(m);
             if (rcpts.empty()) continue;
@@ -89,6 +134,7 @@ class Attempt {
                 auto rs = co_await conn.session->reset();
                 if (!rs.ok()) break;
             }
+            any = true;
             ++uses;
             auto env = with_recipients(batch_[m].envelope, rcpts);
             smtp::TransactionResult tr;
@@ -126,8 +172,7 @@ class Attempt {
                 co_await progress_(report_.recipients, first);
             }
         }
-        if (conn.session->usable()) co_await conn.session->quit();
-        co_return true;
+        co_return any;
     }
 
     void log(std::string line) {
@@ -197,6 +242,7 @@ class Attempt {
     std::function<void(const std::string&)> log_;  // ConnectOptions::log
     std::map<std::string, std::string> feature_;   // relay -> its "tls=" field
     ProgressHook progress_;
+    ConnectionCache* cache_;
     std::size_t reported_ = 0;  // results already passed to progress_
 };
 
@@ -205,8 +251,8 @@ class Attempt {
 asio::awaitable<AttemptReport> deliver(const dane::Destination& destination,
                                        const std::vector<OutboundMessage>& batch,
                                        asio::ssl::context& tls, const ConnectOptions& options,
-                                       ProgressHook progress) {
-    Attempt attempt(destination, batch, std::move(progress));
+                                       ProgressHook progress, ConnectionCache* cache) {
+    Attempt attempt(destination, batch, std::move(progress), cache);
     co_return co_await attempt.run(tls, with_deadline(options, std::chrono::steady_clock::now()));
 }
 

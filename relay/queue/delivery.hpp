@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dane/destination.hpp"
+#include "relay/queue/conn_cache.hpp"
 #include "relay/queue/connect.hpp"
 #include "relay/queue/retry.hpp"
 #include "smtp/client_session.hpp"
@@ -83,6 +84,7 @@ ConnectOptions with_deadline(ConnectOptions options, std::chrono::steady_clock::
 asio::awaitable<AttemptReport> deliver(const dane::Destination& destination,
                                        const std::vector<OutboundMessage>& batch,
                                        asio::ssl::context& tls, const ConnectOptions& options,
-                                       ProgressHook progress = {});
+                                       ProgressHook progress = {},
+                                       ConnectionCache* cache = nullptr);
 
 }  // namespace dr::relay

@@ -44,7 +44,13 @@ Scheduler::Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver
       log_(log),
       cfg_(std::move(cfg)),
       timer_(ex),
-      idle_(ex) {}
+      idle_(ex),
+      connections_(ex, cfg_.connection_cache) {
+    connections_.set_demand([this](const std::string& domain) {
+        auto it = due_.find(domain);
+        return it != due_.end() && !it->second.empty();
+    });
+}
 
 void Scheduler::start() {
     asio::co_spawn(ex_, scan(), asio::detached);
@@ -440,7 +446,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
         applied = all.size();
         for (auto& u : updates) co_await record(infos[u.first].id, std::move(u.second));
     };
-    auto report = co_await deliver(dest, batch, tls_, options, apply);
+    auto report = co_await deliver(dest, batch, tls_, options, apply, &connections_);
     for (const auto& line : report.log) log_.info(Role::smtp, line);
     if (evidence_) evidence_->write(evidence(dest, report, infos, indexes));
     if (applied < report.recipients.size()) co_await apply(report.recipients, applied);
@@ -634,6 +640,7 @@ asio::awaitable<void> Scheduler::drain() {
         boost::system::error_code ec;
         co_await idle_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
+    connections_.close_all();
 }
 
 }  // namespace dr::relay

@@ -56,6 +56,7 @@ struct SchedulerConfig {
     std::size_t slow_concurrency = 25;
     std::chrono::steady_clock::duration slow_attempt_time = std::chrono::seconds(60);
     ConnectOptions connect;  // timeouts and limits of each attempt; helo_name is `hostname`
+    ConnectionCache::Limits connection_cache;  // connections kept between attempts
     // Recipients due or in flight at most; messages due beyond it wait their turn in order.
     std::size_t active_limit = 20000;
 };
@@ -142,6 +143,7 @@ class Scheduler {
     std::map<std::string, Clock::time_point> active_since_;
     asio::steady_timer timer_;
     asio::steady_timer idle_;  // signalled when running_ drops to zero while draining
+    ConnectionCache connections_;
     std::size_t running_ = 0;
     bool stopping_ = false;
     bool pump_posted_ = false;

@@ -66,6 +66,9 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
     s.slow_concurrency = cfg.queue.slow_concurrency;
     s.slow_attempt_time = cfg.queue.slow_attempt_time;
     s.connect = connect_options(cfg.smtp);
+    s.connection_cache.idle = cfg.smtp.connection_cache_time_limit;
+    s.connection_cache.reuse_time = cfg.smtp.connection_reuse_time_limit;
+    s.connection_cache.max_parked = cfg.queue.concurrency;
     return s;
 }
 

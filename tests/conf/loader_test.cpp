@@ -121,6 +121,8 @@ reply_lines_limit = 3
 reply_size_limit = "1k"
 mx_address_limit = 0
 mx_session_limit = 9
+connection_cache_time_limit = 0
+connection_reuse_time_limit = "1m"
 [dns]
 unbound_conf = "/etc/dane-relay/unbound.conf"
 forwarders = ["192.0.2.53", "[2001:db8::53]:5353"]
@@ -180,6 +182,8 @@ tls_feature_status = false
     EXPECT_EQ(m.reply_size_limit, 1024u);
     EXPECT_EQ(m.mx_address_limit, 0u);
     EXPECT_EQ(m.mx_session_limit, 9u);
+    EXPECT_EQ(m.connection_cache_time_limit, seconds(0));
+    EXPECT_EQ(m.connection_reuse_time_limit, seconds(60));
     EXPECT_EQ(c.dns.unbound_conf, "/etc/dane-relay/unbound.conf");
     EXPECT_EQ(c.dns.forwarders, (std::vector{parse_endpoint("192.0.2.53:53"),
                                              parse_endpoint("[2001:db8::53]:5353")}));
@@ -320,6 +324,8 @@ TEST(Loader, BadValues) {
         {"[smtp]\nline_length_limit = 100",
          "2:21: smtp.line_length_limit: must be 512..1000000, not 100"},
         {"[smtp]\nmx_session_limit = -1", "2:20: smtp.mx_session_limit: must be 0..1000, not -1"},
+        {"[smtp]\nconnection_reuse_time_limit = 0",
+         "2:31: smtp.connection_reuse_time_limit: must be at least 1s"},
         {"[server]\nsession_timeout = 0", "2:19: server.session_timeout: must be at least 1s"},
         {"[tls]\nkey = \"key.pem\"\ncert = \"/c.pem\"",
          "2:7: tls.key: bad path \"key.pem\": must be absolute (start with \"/\")"},

@@ -5,13 +5,17 @@
 #include <openssl/sha.h>
 
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "dane/destination.hpp"
 #include "relay/queue/delivery.hpp"
@@ -196,6 +200,65 @@ TEST_F(DeliveryLab, SeveralMessagesReuseOneConnection) {
     auto log = sink_log("mx.ta-good.test");
     ASSERT_EQ(log.size(), 1u) << "one connection for the whole batch";
     EXPECT_EQ(log[0].at("messages").as_array().size(), 3u);
+}
+
+// SPEC §4 connection cache: a connection parked after one attempt carries the next attempt to
+// the same destination and TLS plan (conn_use goes on counting, the sink sees one connection);
+// a changed TLSA RRset, or an idle time past the limit, gets a new connection.
+TEST_F(DeliveryLab, ConnectionCacheReusesOnlyForTheSamePlan) {
+    const std::string sink = "mx.ee-good.test";
+    const auto before = sink_log(sink).size();
+    asio::io_context io;
+    dane::Resolver resolver(io.get_executor(), dns_);
+    ConnectionCache cache(io.get_executor(),
+                          {std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000), 10});
+    ConnectOptions options;
+    options.helo_name = "relay.test";
+    options.timeouts.cap(std::chrono::seconds(20));
+    std::vector<int> uses;
+    std::vector<std::size_t> parked;
+    auto run = [&]() -> asio::awaitable<void> {
+        std::mt19937 rng(7);
+        auto d = co_await dane::resolve_destination(resolver, "ee-good.test", {}, rng);
+        auto attempt = [&](const dane::Destination& dest, std::string id) -> asio::awaitable<void> {
+            const std::vector<OutboundMessage> batch{message(id, {"c@ee-good.test"})};
+            auto r = co_await deliver(dest, batch, tls_, options, {}, &cache);
+            EXPECT_EQ(r.recipients.at(0).state, RecipientState::sent) << r.recipients.at(0).text;
+            uses.push_back(r.recipients.at(0).conn_use);
+            parked.push_back(cache.size());
+        };
+        co_await attempt(d, "QIDCACHE001");
+        co_await attempt(d, "QIDCACHE002");  // the parked connection
+        auto changed = d;                    // one more record in the TLSA RRset
+        if (changed.hosts.at(0).plan.tlsa.empty()) {
+            ADD_FAILURE() << "ee-good.test has no TLSA records";
+            co_return;
+        }
+        auto extra = changed.hosts.at(0).plan.tlsa.front();
+        extra.data.assign(extra.data.size(), 0);
+        changed.hosts.at(0).plan.tlsa.push_back(extra);
+        co_await attempt(changed, "QIDCACHE003");
+        asio::steady_timer t(io);
+        t.expires_after(std::chrono::milliseconds(1600));
+        co_await t.async_wait(asio::use_awaitable);
+        co_await attempt(d, "QIDCACHE004");  // idle past the limit: closed, a new one
+        cache.close_all();
+    };
+    auto fut = asio::co_spawn(io, run, asio::use_future);
+    io.run();
+    fut.get();
+    EXPECT_EQ(uses, (std::vector<int>{1, 2, 1, 1}));
+    EXPECT_EQ(parked, (std::vector<std::size_t>{1, 1, 2, 1}));
+    // The sink writes a connection's record when it closes.
+    std::vector<json::object> log;
+    for (int i = 0; i < 50 && (log = sink_log(sink)).size() < before + 3; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_EQ(log.size(), before + 3) << "three connections for four attempts";
+    std::vector<std::size_t> per_connection;
+    for (auto i = before; i < log.size(); ++i)
+        per_connection.push_back(log[i].at("messages").as_array().size());
+    std::sort(per_connection.begin(), per_connection.end());
+    EXPECT_EQ(per_connection, (std::vector<std::size_t>{1, 1, 2}));
 }
 
 TEST_F(DeliveryLab, PerRecipientReplies) {
