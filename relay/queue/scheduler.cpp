@@ -524,7 +524,7 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
         if (damaged)
             ec = co_await spool_.async_move_to_corrupt(id, asio::use_awaitable);
         else
-            ec = co_await spool_.async_remove(id, asio::use_awaitable);
+            ec = co_await spool_.async_remove(id, asio::use_awaitable, Spool::Sync::later);
         if (ec && ec != SpoolErrc::not_found && spool_.spool().get(id)) {
             // The unlink or rename failed: the message is still queued; try again later.
             log_.warning(Role::qmgr, id + ": cannot remove queue file: " + ec.message());
@@ -532,15 +532,37 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
             later(id);
             co_return;
         }
-        if (damaged)
+        if (damaged) {
             log_.warning(Role::qmgr, id + ": queue file damaged, moved to corrupt/");
-        else
+        } else {
             log_.info(Role::qmgr, id + ": removed");
+            sync_removals_soon();
+        }
         active_since_.erase(id);
         unsaved_.erase(id);
         if (info->notice != "none") sent_notices_.erase(info->notice);
     }
     finishing_.erase(id);
+}
+
+// Removals are made durable in groups: an fsync of queue/ at most removal_sync_delay after
+// the first one that no fsync covers yet. Under load the next commit's fsync covers them and
+// this one finds nothing to do (Spool::sync_removals).
+void Scheduler::sync_removals_soon() {
+    if (removal_sync_armed_) return;
+    removal_sync_armed_ = true;
+    asio::co_spawn(ex_, sync_removals(), asio::detached);
+}
+
+asio::awaitable<void> Scheduler::sync_removals() {
+    asio::steady_timer t(ex_);
+    t.expires_after(removal_sync_delay);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    removal_sync_armed_ = false;
+    if (auto sec = co_await spool_.async_sync_removals(asio::use_awaitable))
+        log_.warning(Role::qmgr, "cannot fsync the queue directory after removals: " +
+                                     sec.message() + "; tried again by the next commit");
 }
 
 // Queues the notice (queue_bounce_notice marks its ID in the original's journal first, so

@@ -101,6 +101,9 @@ class Scheduler {
     asio::awaitable<void> unreadable(const MessageInfo& info, const std::vector<std::size_t>& rcpts,
                                      std::error_code ec);
     asio::awaitable<void> finish(std::string id);
+    void sync_removals_soon();
+    asio::awaitable<void> sync_removals();
+    static constexpr std::chrono::milliseconds removal_sync_delay{100};
     asio::awaitable<bool> queue_notice_for(const MessageInfo& info, const std::string& content);
     void later(const std::string& id);
     asio::awaitable<void> retry_later(std::string id);
@@ -144,6 +147,7 @@ class Scheduler {
     asio::steady_timer timer_;
     asio::steady_timer idle_;  // signalled when running_ drops to zero while draining
     ConnectionCache connections_;
+    bool removal_sync_armed_ = false;
     std::size_t running_ = 0;
     bool stopping_ = false;
     bool pump_posted_ = false;

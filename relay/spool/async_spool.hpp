@@ -105,8 +105,16 @@ class AsyncSpool {
 
     // Completion signature void(std::error_code).
     template <typename Token>
-    auto async_remove(std::string id, Token&& token) {
-        return run<std::error_code>([this, id = std::move(id)] { return spool_.remove(id); },
+    auto async_remove(std::string id, Token&& token, Spool::Sync sync = Spool::Sync::now) {
+        return run<std::error_code>(
+            [this, id = std::move(id), sync] { return spool_.remove(id, sync); },
+            std::forward<Token>(token));
+    }
+
+    // Spool::sync_removals on the pool. Completion signature void(std::error_code).
+    template <typename Token>
+    auto async_sync_removals(Token&& token) {
+        return run<std::error_code>([this] { return spool_.sync_removals(); },
                                     std::forward<Token>(token));
     }
 

@@ -329,7 +329,7 @@ Spool::Spool(SpoolOptions opt)
 }
 
 Spool::~Spool() {
-    if (dir_unsynced_) io_.fsync(queue_fd_);
+    if (dir_unsynced_ || (queue_sync_ && queue_sync_->pending())) io_.fsync(queue_fd_);
     for (int fd : {corrupt_fd_, queue_fd_, incoming_fd_, lock_fd_, dir_fd_}) {
         if (fd >= 0) ::close(fd);
     }
@@ -662,7 +662,7 @@ std::error_code Spool::set_held(std::string_view id, bool held) {
     return {};
 }
 
-std::error_code Spool::remove(std::string_view id) {
+std::error_code Spool::remove(std::string_view id, Sync sync) {
     auto key = QueueKey::from(id);
     if (!key) return SpoolErrc::not_found;
     {
@@ -676,6 +676,15 @@ std::error_code Spool::remove(std::string_view id) {
         std::lock_guard cache_lock(cache_mu_);
         cache_->drop(*key);
     }
+    if (sync == Sync::later) {
+        queue_sync_->note_change();
+        return {};
+    }
+    return sync_queue_dir();
+}
+
+std::error_code Spool::sync_removals() {
+    if (!queue_sync_->pending()) return {};
     return sync_queue_dir();
 }
 

@@ -156,8 +156,13 @@ class Spool {
     std::error_code mark_notice(std::string_view id, std::string_view notice);
     std::error_code hold(std::string_view id) { return set_held(id, true); }
     std::error_code release(std::string_view id) { return set_held(id, false); }
-    // Deletes the message (admin delete, or after its last recipient is final).
-    std::error_code remove(std::string_view id);
+    // Deletes the message (admin delete, or after its last recipient is final). With
+    // Sync::later the unlink is durable only after sync_removals() or the next commit's
+    // fsync of queue/ (group commit: under load, that fsync is made anyway).
+    enum class Sync { now, later };
+    std::error_code remove(std::string_view id, Sync sync = Sync::now);
+    // Makes the removals made with Sync::later durable, when no fsync has covered them yet.
+    std::error_code sync_removals();
     // Moves a message whose body is damaged to corrupt/ (out of the queue, kept for the
     // operator). Fails, leaving it queued, only when the rename fails.
     std::error_code move_to_corrupt(std::string_view id);

@@ -219,6 +219,38 @@ def pct(values, p):
     return values[min(len(values) - 1, int(p * len(values)))] if values else float("nan")
 
 
+class SyncCounter:
+    """fsync and fdatasync calls on the whole machine while it runs (perf's syscall
+    tracepoints; the MTA under test is the only thing here that syncs): the group-commit
+    figure per message. None when perf or its tracepoints are missing."""
+    EVENTS = ("syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync")
+
+    def __init__(self, work):
+        self.out = os.path.join(work, f"perf-sync-{time.monotonic_ns()}.csv")
+        self.proc = None
+        if shutil.which("perf"):
+            self.proc = subprocess.Popen(
+                ["perf", "stat", "-a", "-x", ",", "-o", self.out, "-e", ",".join(self.EVENTS)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+
+    def stop(self):
+        """{"fsync": n, "fdatasync": n}, or None."""
+        if not self.proc:
+            return None
+        self.proc.send_signal(2)
+        self.proc.wait()
+        counts = {}
+        with open(self.out) as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) > 2 and parts[2].startswith("syscalls:sys_enter_"):
+                    if not parts[0].isdigit():
+                        return None
+                    counts[parts[2].removeprefix("syscalls:sys_enter_")] = int(parts[0])
+        return counts if len(counts) == 2 else None
+
+
 def run_workload(a, name, root, port, log, sinks, watch):
     """Injects the workload into an MTA (process tree at root) and waits for every
     delivery in its log; returns the figures and checks them. watch: {figure: pid} of
@@ -232,6 +264,7 @@ def run_workload(a, name, root, port, log, sinks, watch):
     watch0 = {k: stat(p)[1] for k, p in watch.items()}
     mem = PeakMemory(root)
     mem.start()
+    syncs = SyncCounter(tempfile.gettempdir())
     t0 = time.monotonic()
     inj = inject(a, [f"127.0.0.1:{port}"])
     while len(ml.delays) < a.messages and time.monotonic() - t0 < a.timeout:
@@ -242,6 +275,7 @@ def run_workload(a, name, root, port, log, sinks, watch):
     busy, iowait, total = (b - a for a, b in zip(machine0, cpu_times()))
     waited = runqueue_wait(root) - wait0
     mem.stop()
+    synced = syncs.stop()
     watched = {k: (stat(p)[1] - watch0[k]) / TICK for k, p in watch.items()}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(sink_summary(sinks.records(), expected)["problems"]):
@@ -266,6 +300,8 @@ def run_workload(a, name, root, port, log, sinks, watch):
             "injector CPU ms/msg": inj["cpu_ms_per_msg"],
             "MTA cores used": cpu / elapsed, "machine busy %": 100 * busy / total,
             "machine iowait %": 100 * iowait / total, "run-queue wait ms/msg": 1000 * waited / n,
+            **({"fsync per msg": synced["fsync"] / n, "fdatasync per msg": synced["fdatasync"] / n}
+               if synced else {}),
             **{k: 1000 * v / n for k, v in watched.items()}}
 
 
@@ -454,7 +490,8 @@ ROWS = [("msgs/s", "{:.0f}"), ("CPU ms/msg", "{:.2f}"), ("p50 s", "{:.2f}"), ("p
         ("sink CPU ms/msg", "{:.2f}"),
         ("DNS stub CPU ms/msg", "{:.2f}"), ("MTA cores used", "{:.2f}"),
         ("run-queue wait ms/msg", "{:.2f}"), ("machine busy %", "{:.0f}"),
-        ("machine iowait %", "{:.0f}")]
+        ("machine iowait %", "{:.0f}"), ("fsync per msg", "{:.2f}"),
+        ("fdatasync per msg", "{:.2f}")]
 
 
 def table(a, relay, postfix, null, sink):
@@ -481,6 +518,8 @@ def args():
     p.add_argument("--size", type=int, default=10 * 1024)
     p.add_argument("--conns", type=int, default=20)
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait per MTA")
+    p.add_argument("--relay-only", action="store_true",
+                   help="measure dane-relay alone (quick iterations; no ratios)")
     p.add_argument("--relay", default=os.path.join(ROOT, "build/relay/dane-relay"))
     p.add_argument("--inject", default=os.path.join(ROOT, "build/tests/bench/bench_inject"))
     p.add_argument("--null-smtp", default=os.path.join(ROOT, "build/tests/bench/bench_null_smtp"))
@@ -513,6 +552,10 @@ def measure(a, sinks, sink, work):
     finally:
         relay.terminate()
         relay.wait()
+    if a.relay_only:
+        for k, v in r.items():
+            print(f"{k:>28}: {v}")
+        return
     stub = start_dns_stub(work)
     try:
         pf, master = start_postfix(work)

@@ -64,6 +64,38 @@ TEST(SpoolConcurrency, SequentialCommitsEachFsyncTheDirectory) {
     EXPECT_EQ(spool->dir_fsyncs() - base, 6u);
 }
 
+// Removals whose fsync may wait: none until sync_removals(), one then, none when a commit's
+// fsync (which starts after the removal) already covered them.
+TEST(SpoolConcurrency, LaterRemovalsShareTheNextFsync) {
+    TempDir tmp;
+    auto spool = testing::open_spool(tmp.path());
+    for (int i = 0; i < 4; ++i) ASSERT_FALSE(spool->commit(testing::sample_envelope(1), "x").ec);
+    auto ids = spool->list();
+    auto base = spool->dir_fsyncs();
+    ASSERT_FALSE(spool->remove(ids[0].id, Spool::Sync::later));
+    ASSERT_FALSE(spool->remove(ids[1].id, Spool::Sync::later));
+    EXPECT_EQ(spool->dir_fsyncs() - base, 0u);
+    ASSERT_FALSE(spool->sync_removals());
+    EXPECT_EQ(spool->dir_fsyncs() - base, 1u);
+    ASSERT_FALSE(spool->sync_removals());
+    EXPECT_EQ(spool->dir_fsyncs() - base, 1u) << "nothing left to sync";
+    ASSERT_FALSE(spool->remove(ids[2].id, Spool::Sync::later));
+    ASSERT_FALSE(spool->commit(testing::sample_envelope(1), "y").ec);
+    EXPECT_EQ(spool->dir_fsyncs() - base, 2u);
+    ASSERT_FALSE(spool->sync_removals());
+    EXPECT_EQ(spool->dir_fsyncs() - base, 2u) << "the commit's fsync covered the removal";
+    ASSERT_FALSE(spool->remove(ids[3].id, Spool::Sync::now));
+    EXPECT_EQ(spool->dir_fsyncs() - base, 3u);
+}
+
+TEST(DirSyncer, AFailedFsyncLeavesTheChangePending) {
+    DirSyncer bad(-1);
+    bad.note_change();
+    EXPECT_TRUE(bad.pending());
+    EXPECT_TRUE(bad.sync_if_pending());
+    EXPECT_TRUE(bad.pending()) << "still to be made durable";
+}
+
 TEST(DirSyncer, ErrorReachesEveryMemberOfTheBatch) {
     DirSyncer bad(-1);  // fsync(-1) fails with EBADF
     std::vector<std::thread> threads;
