@@ -149,7 +149,10 @@ struct Judge {
                     (data_match
                          ? "DANE-TA chain or name check failed" + why
                          : "the live " + key + "certificate matches none of the TLSA records") +
-                    ": DANE senders defer");
+                    (c.restricted == KeyType::any
+                         ? std::string(": DANE senders defer")
+                         : std::string(": DANE senders offering only ") + to_string(c.restricted) +
+                               " signatures defer"));
             return;
         }
         add(Severity::critical, h.mx.name, peer + ": " + c.status.dsn + " " + c.status.reason);
