@@ -58,7 +58,7 @@ struct Judge {
 
     void add(Severity s, const std::string& host, std::string text) {
         j.severity = std::max(j.severity, s);
-        if (!host.empty() && !text.starts_with(host)) text = host + ": " + text;
+        if (!host.empty() && text.find(host) == std::string::npos) text = host + ": " + text;
         j.findings.push_back(Finding{s, host, std::move(text)});
     }
 
