@@ -97,6 +97,8 @@ class Cert:
         return (hashlib.sha256 if mtype == 1 else hashlib.sha512)(data).hexdigest()
 
     def chain_sha256(self):
+        if self.job:  # the files exist once openssl is done
+            self.job.result()
         end = "-----END CERTIFICATE-----"
         with open(self.chain) as f:
             pems = [p.strip() + "\n" + end + "\n" for p in f.read().split(end)[:-1]]
