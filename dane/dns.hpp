@@ -47,6 +47,9 @@ struct Lookup {
     std::string canonical;      // final owner name after CNAMEs (lower case, no trailing dot)
     std::string why;            // failure or bogus reason, empty otherwise
     std::size_t malformed = 0;  // records whose RDATA could not be decoded (skipped)
+    // The earliest expiration of the RRSIGs over the answer RRset (Unix time, RFC 4034 §3.1.5),
+    // 0 when unknown (no signature in the answer, or not looked at).
+    std::int64_t sig_expires = 0;
 
     bool ok() const { return outcome != Outcome::error && security != Security::bogus; }
     bool secure() const { return security == Security::secure; }

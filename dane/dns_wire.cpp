@@ -85,4 +85,48 @@ std::optional<TlsaRecord> decode_tlsa(std::span<const std::uint8_t> rdata) {
     return r;
 }
 
+namespace {
+
+// Skips a possibly compressed name at data[pos]; false when it runs off the end.
+bool skip_name(std::span<const std::uint8_t> data, std::size_t& pos) {
+    while (pos < data.size()) {
+        std::uint8_t len = data[pos];
+        if (len == 0) return ++pos, true;
+        if ((len & 0xC0) == 0xC0) return (pos += 2) <= data.size();
+        if (len & 0xC0) return false;  // the extended label types are not used
+        pos += 1 + len;
+    }
+    return false;
+}
+
+std::uint32_t u16(std::span<const std::uint8_t> d, std::size_t p) {
+    return static_cast<std::uint32_t>(d[p] << 8 | d[p + 1]);
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> rrsig_expiration(std::span<const std::uint8_t> packet,
+                                              std::uint16_t covered) {
+    if (packet.size() < 12) return std::nullopt;
+    std::uint32_t qd = u16(packet, 4), an = u16(packet, 6);
+    std::size_t pos = 12;
+    for (std::uint32_t i = 0; i < qd; ++i)
+        if (!skip_name(packet, pos) || (pos += 4) > packet.size()) return std::nullopt;
+    std::optional<std::uint32_t> soonest;
+    for (std::uint32_t i = 0; i < an; ++i) {
+        if (!skip_name(packet, pos) || pos + 10 > packet.size()) return soonest;
+        std::uint32_t type = u16(packet, pos), rdlen = u16(packet, pos + 8);
+        pos += 10;
+        if (pos + rdlen > packet.size()) return soonest;
+        // RFC 4034 §3.1: type covered (2), algorithm, labels, original TTL (4), expiration (4).
+        if (type == 46 && rdlen >= 12 && u16(packet, pos) == covered) {
+            std::uint32_t e = u16(packet, pos + 8) << 16 | u16(packet, pos + 10);
+            // RFC 4034 §3.1.5: serial number arithmetic (RFC 1982).
+            if (!soonest || static_cast<std::int32_t>(e - *soonest) < 0) soonest = e;
+        }
+        pos += rdlen;
+    }
+    return soonest;
+}
+
 }  // namespace dr::dane::wire

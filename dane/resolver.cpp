@@ -3,6 +3,8 @@
 #include <unbound.h>
 #include <unistd.h>
 
+#include <ctime>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -30,6 +32,17 @@ const char* rcode_name(int rcode) {
     return rcode >= 0 && rcode < 6 ? kNames[rcode] : "RCODE";
 }
 
+// The answer's soonest RRSIG expiration as Unix time (the 32-bit value is read as the
+// nearest to now, RFC 4034 §3.1.5), 0 when there is none.
+std::int64_t sig_expires(const ::ub_result* r, std::uint16_t type) {
+    if (!r->answer_packet || r->answer_len <= 0) return 0;
+    auto* p = static_cast<const std::uint8_t*>(r->answer_packet);
+    auto e = wire::rrsig_expiration({p, static_cast<std::size_t>(r->answer_len)}, type);
+    if (!e) return 0;
+    auto now = static_cast<std::int64_t>(std::time(nullptr));
+    return now + static_cast<std::int32_t>(*e - static_cast<std::uint32_t>(now));
+}
+
 void check(int err, const std::string& what) {
     if (err != 0) throw ResolverError(what + ": " + ub_strerror(err));
 }
@@ -54,6 +67,7 @@ class Resolver::Query {
     bool nxdomain = false, havedata = false, secure = false, bogus = false;
     std::string why_bogus, canonname;
     std::vector<std::vector<std::uint8_t>> rdata;
+    std::int64_t sig_expires = 0;  // Unix time, 0 when unknown
     Resolver* owner = nullptr;
     std::shared_ptr<Query> self;  // keeps the query alive while libunbound holds it
 
@@ -147,6 +161,7 @@ void Resolver::on_result(void* arg, int err, ::ub_result* r) {
             auto* p = reinterpret_cast<const std::uint8_t*>(r->data[i]);
             q->rdata.emplace_back(p, p + r->len[i]);
         }
+        q->sig_expires = sig_expires(r, static_cast<std::uint16_t>(q->type));
     }
     if (r) ub_resolve_free(r);
     --q->owner->in_flight_;
@@ -205,6 +220,7 @@ Lookup<T> Resolver::Query::to_lookup() const {
             else
                 ++out.malformed;
         }
+        out.sig_expires = sig_expires;
     }
     return out;
 }

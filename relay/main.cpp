@@ -7,6 +7,7 @@
 
 #include "relay/cli/check.hpp"
 #include "relay/cli/config_command.hpp"
+#include "relay/cli/monitor_command.hpp"
 #include "relay/cli/queue_command.hpp"
 #include "relay/cli/report_command.hpp"
 #include "relay/cli/tlsa_command.hpp"
@@ -24,11 +25,12 @@ constexpr const char* kUsage =
     "                                the queue (running daemon or stopped spool)\n"
     "  tlsa    FILE [--usage U --selector S --mtype M] [--host H --port P] [--next FILE]\n"
     "                                the TLSA record to publish for a certificate or key\n"
+    "  monitor DOMAIN... [--cert FILE] [--sig-warn DAYS] [--cert-warn DAYS] [--json]\n"
+    "                                a Nagios/Icinga plugin: exit 0 OK ... 3 UNKNOWN\n"
     "  report  [LOG...] [--json|--csv] [--html FILE] [--since T] [--until T]\n"
     "                                tally a mail log by TLS level, failure, domain, MX host\n"
     "  config  check [-c FILE]       validate a configuration file\n"
     "\n"
-    "planned (not yet available): monitor\n"
     "Every command has --help. Without -c, a command that uses the configuration reads\n"
     "/etc/dane-relay/dane-relay.toml when it exists, else the built-in defaults apply\n"
     "(tlsa and report read none).\n";
@@ -46,6 +48,7 @@ constexpr Command kCommands[] = {
     {"queue", dr::relay::run_queue},
     {"tlsa", dr::relay::run_tlsa},
     {"report", dr::relay::run_report},
+    {"monitor", dr::relay::run_monitor},
     {"config", dr::relay::run_config},
 };
 // clang-format on

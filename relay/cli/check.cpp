@@ -1,9 +1,13 @@
 #include "relay/cli/check.hpp"
 
+#include <openssl/x509.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <ctime>
+#include <memory>
 
 #include "dane/tlsa.hpp"
 #include "relay/log/evidence.hpp"
@@ -28,6 +32,118 @@ const char* to_string(Verdict::Action a) {
     return "?";
 }
 
+// ---- certificates ------------------------------------------------------------
+
+namespace {
+
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+dane::Der to_der(X509* x) {
+    unsigned char* buf = nullptr;
+    int n = i2d_X509(x, &buf);
+    if (n <= 0) return {};
+    dane::Der der(buf, buf + n);
+    OPENSSL_free(buf);
+    return der;
+}
+
+std::optional<PeerCert> peer_cert_of(X509* x) {
+    PeerCert c;
+    c.der = to_der(x);
+    unsigned char* buf = nullptr;
+    int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &buf);
+    if (c.der.empty() || n <= 0) return std::nullopt;
+    c.spki.assign(buf, buf + n);
+    OPENSSL_free(buf);
+    std::tm tm{};
+    if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm)) return std::nullopt;
+    c.not_after = timegm(&tm);
+    return c;
+}
+
+std::string key_type_of(X509* x) {
+    switch (EVP_PKEY_get_base_id(X509_get0_pubkey(x))) {
+        case EVP_PKEY_RSA:
+        case EVP_PKEY_RSA_PSS:
+            return "RSA";
+        case EVP_PKEY_EC:
+            return "ECDSA";
+        case EVP_PKEY_ED25519:
+            return "Ed25519";
+        case EVP_PKEY_ED448:
+            return "Ed448";
+    }
+    return "other";
+}
+
+// The chain the server sent, after a completed handshake (the SSL outlives a closed session).
+void take_chain(SSL* ssl, Connection& c) {
+    STACK_OF(X509)* chain = ssl ? SSL_get_peer_cert_chain(ssl) : nullptr;
+    if (!chain) return;
+    for (int i = 0; i < sk_X509_num(chain); ++i) {
+        X509* x = sk_X509_value(chain, i);
+        if (i == 0) c.key_type = key_type_of(x);
+        if (auto pc = peer_cert_of(x)) c.chain.push_back(std::move(*pc));
+    }
+}
+
+}  // namespace
+
+std::optional<PeerCert> peer_cert_of(const dane::Der& der) {
+    const unsigned char* p = der.data();
+    X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())), X509_free);
+    if (!x) return std::nullopt;
+    return peer_cert_of(x.get());
+}
+
+bool tlsa_matches(const dane::TlsaRecord& r, const std::vector<PeerCert>& chain) {
+    if (r.usage != 2 && r.usage != 3) return false;
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+        if (r.usage == 3 && i > 0) break;
+        if (r.usage == 2 && i == 0 && chain.size() > 1) continue;
+        const auto& selected = r.selector == 0 ? chain[i].der : chain[i].spki;
+        if (r.selector > 1) continue;
+        if (auto m = dane::tlsa_match_data(selected, r.mtype); !m.empty() && m == r.data)
+            return true;
+    }
+    return false;
+}
+
+const char* to_string(KeyType k) {
+    switch (k) {
+        case KeyType::any:
+            return "";
+        case KeyType::rsa:
+            return "RSA";
+        case KeyType::ecdsa:
+            return "ECDSA";
+    }
+    return "?";
+}
+
+bool restrict_key_type(SSL_CTX* ctx, KeyType k) {
+    if (k == KeyType::any) return true;
+    const char* sigalgs = k == KeyType::rsa
+                              ? "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
+                                "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
+                                "RSA+SHA256:RSA+SHA384:RSA+SHA512"
+                              : "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512";
+    const char* ciphers = k == KeyType::rsa ? "HIGH:!aNULL:!aECDSA" : "HIGH:!aNULL:!aRSA";
+    return SSL_CTX_set1_sigalgs_list(ctx, sigalgs) == 1 &&
+           SSL_CTX_set_cipher_list(ctx, ciphers) == 1;
+}
+
+std::optional<std::string> ProbeContexts::init() {
+    for (auto* c : {&any, &rsa, &ecdsa}) {
+        c->set_default_verify_paths();  // PKIX, for the "verify" policy level only
+        if (!dane::enable_dane(c->native_handle())) return "OpenSSL has no DANE support";
+    }
+    if (!restrict_key_type(rsa.native_handle(), KeyType::rsa) ||
+        !restrict_key_type(ecdsa.native_handle(), KeyType::ecdsa))
+        return "OpenSSL refused the RSA or ECDSA signature algorithm lists";
+    return std::nullopt;
+}
+
 namespace {
 
 asio::awaitable<Connection> probe_address(const dane::HostPlan& plan, const dane::IpAddress& ip,
@@ -45,10 +161,28 @@ asio::awaitable<Connection> probe_address(const dane::HostPlan& plan, const dane
     c.starttls_offered = hc.session->starttls_offered();
     c.tls = std::move(hc.tls);
     c.log = std::move(hc.log);
+    if (c.tls) take_chain(hc.session->ssl(), c);
     if (c.status.ok())
         co_await hc.session->quit();
     else
         c.log.push_back(hc.relay + ": " + c.status.dsn + " " + c.status.reason);
+    co_return c;
+}
+
+// The default probe and, when it got a certificate, the one restricted to the other key type.
+asio::awaitable<Connection> probe_keys(const dane::HostPlan& plan, const dane::IpAddress& ip,
+                                       std::uint16_t port, asio::ssl::context& tls,
+                                       const CheckOptions& options) {
+    Connection c = co_await probe_address(plan, ip, port, tls, options);
+    KeyType other = c.key_type == "RSA"     ? KeyType::ecdsa
+                    : c.key_type == "ECDSA" ? KeyType::rsa
+                                            : KeyType::any;
+    auto* ctx = other == KeyType::rsa ? options.rsa_tls : options.ecdsa_tls;
+    if (other == KeyType::any || !ctx) co_return c;
+    Connection o = co_await probe_address(plan, ip, port, *ctx, options);
+    o.restricted = other;
+    o.offered = o.key_type == to_string(other);
+    c.other_keys.push_back(std::move(o));
     co_return c;
 }
 
@@ -101,8 +235,8 @@ asio::awaitable<DomainReport> check_domain(dane::Resolver& resolver,
             if (plan.failure) continue;
             for (const auto& ip : plan.addresses) {
                 r.hosts[i].connections.push_back(
-                    co_await probe_address(plan, ip, d.context.port, tls, options));
-                if (r.hosts[i].connections.back().status.ok()) break;
+                    co_await probe_keys(plan, ip, d.context.port, tls, options));
+                if (!options.every_address && r.hosts[i].connections.back().status.ok()) break;
             }
         }
     }
@@ -165,6 +299,17 @@ void host_text(std::string& out, const dane::HostResult& h, const HostCheck& hc,
         out += std::string("      STARTTLS ") + (c.starttls_offered ? "offered" : "not offered") +
                "\n";
         for (const auto& l : c.log) out += "      " + l + "\n";
+        for (const auto& o : c.other_keys) {
+            out += std::string("      second handshake offering only ") + to_string(o.restricted) +
+                   " signatures: ";
+            if (!o.offered) {
+                out += "no " + std::string(to_string(o.restricted)) + " certificate\n";
+                continue;
+            }
+            out +=
+                (o.status.ok() ? std::string("ok") : o.status.dsn + " " + o.status.reason) + "\n";
+            for (const auto& l : o.log) out += "        " + l + "\n";
+        }
     }
 }
 
@@ -207,10 +352,19 @@ json::value connection_json(const Connection& c) {
     json::array log;
     for (const auto& l : c.log) log.push_back(json::value(l));
     auto status = status_json(c.status);
-    return json::object{{"address", c.address},        {"port", c.port},
-                        {"banner", c.banner},          {"starttls_offered", c.starttls_offered},
-                        {"status", std::move(status)}, {"tls", tls_json(c.tls)},
-                        {"log", std::move(log)}};
+    json::object o{{"address", c.address},        {"port", c.port},
+                   {"banner", c.banner},          {"starttls_offered", c.starttls_offered},
+                   {"status", std::move(status)}, {"tls", tls_json(c.tls)},
+                   {"log", std::move(log)},       {"key_type", c.key_type}};
+    if (c.restricted != KeyType::any) {
+        o["restricted_to"] = to_string(c.restricted);
+        o["offered"] = c.offered;
+    } else {
+        json::array others;
+        for (const auto& k : c.other_keys) others.push_back(connection_json(k));
+        o["other_keys"] = std::move(others);
+    }
+    return o;
 }
 
 }  // namespace

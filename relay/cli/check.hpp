@@ -4,6 +4,9 @@
 // Entry points: check_domain() (one domain, awaitable), render_text(),
 // to_json(), run_check() (the subcommand). DNS and TLS problems are results,
 // not errors; run_check() returns the process exit status (0, 1 or 2).
+// A server with both an RSA and an ECDSA certificate is probed once more,
+// offering only the signature algorithms of the key type the first handshake
+// did not get (restrict_key_type()), so that both certificates are judged.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -14,12 +17,35 @@
 #include <vector>
 
 #include "dane/destination.hpp"
+#include "dane/tlsa_make.hpp"
 #include "dane/verify.hpp"
 #include "smtp/delivery_status.hpp"
 
 namespace dr::relay {
 
 namespace asio = boost::asio;
+
+// One certificate the server sent.
+struct PeerCert {
+    dane::Der der;               // the certificate (TLSA selector 0)
+    dane::Der spki;              // its SubjectPublicKeyInfo (selector 1)
+    std::int64_t not_after = 0;  // Unix time
+};
+
+// The certificate's DER decoded; nullopt when it does not decode.
+std::optional<PeerCert> peer_cert_of(const dane::Der& der);
+
+// Whether `r` matches `chain` (leaf first): DANE-EE(3) the leaf, DANE-TA(2) a certificate
+// after the leaf (the leaf too when it is alone); usages 0 and 1 never (RFC 7672 §3.1.3).
+// Only the data is compared: DANE-TA's chain signatures and names are not checked here.
+bool tlsa_matches(const dane::TlsaRecord& r, const std::vector<PeerCert>& chain);
+
+enum class KeyType { any, rsa, ecdsa };
+const char* to_string(KeyType k);  // "", "RSA", "ECDSA"
+
+// Limits a client context to the signature algorithms (TLS 1.3 and 1.2) and the TLS 1.2
+// cipher suites of one key type, so that a server holding both certificates presents that one.
+bool restrict_key_type(SSL_CTX* ctx, KeyType k);
 
 struct Connection {
     std::string address;
@@ -29,6 +55,13 @@ struct Connection {
     bool starttls_offered = false;
     std::optional<dane::TlsOutcome> tls;
     std::vector<std::string> log;  // the lines Postfix would log
+    std::string key_type;          // of the leaf: "RSA", "ECDSA", "Ed25519", "" (none)
+    std::vector<PeerCert> chain;   // as sent, leaf first (when a handshake completed)
+    // The second handshake, restricted to the key type the first did not get (KeyType):
+    // `offered` false when the server has no such certificate (the handshake failed).
+    KeyType restricted = KeyType::any;
+    bool offered = true;
+    std::vector<Connection> other_keys;
 };
 
 struct HostCheck {
@@ -55,7 +88,24 @@ struct DomainReport {
 struct CheckOptions {
     std::string helo_name = "localhost";
     bool connect = true;
-    std::uint16_t port = 25;  // SMTP port: connections and _<port>._tcp TLSA names
+    std::uint16_t port = 25;     // SMTP port: connections and _<port>._tcp TLSA names
+    bool every_address = false;  // probe every address, not only up to the first that works
+    // Set: contexts restricted to one key type (restrict_key_type()) for the second probe.
+    asio::ssl::context* rsa_tls = nullptr;
+    asio::ssl::context* ecdsa_tls = nullptr;
+};
+
+// The client contexts of a probe: the default (what delivery offers) and one per key type.
+struct ProbeContexts {
+    asio::ssl::context any{asio::ssl::context::tls_client};
+    asio::ssl::context rsa{asio::ssl::context::tls_client};
+    asio::ssl::context ecdsa{asio::ssl::context::tls_client};
+    // PKIX roots, DANE support, the key type restrictions; an error text when OpenSSL refuses.
+    std::optional<std::string> init();
+    void use_in(CheckOptions& o) {
+        o.rsa_tls = &rsa;
+        o.ecdsa_tls = &ecdsa;
+    }
 };
 
 asio::awaitable<DomainReport> check_domain(dane::Resolver& resolver,

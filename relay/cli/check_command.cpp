@@ -158,10 +158,9 @@ int run_check(std::vector<std::string> argv) {
     if (!args.unbound_conf.empty()) cfg.dns.unbound_conf = args.unbound_conf;
 
     asio::io_context io;
-    asio::ssl::context tls(asio::ssl::context::tls_client);
-    tls.set_default_verify_paths();  // PKIX, for the "verify" policy level only
-    if (!dane::enable_dane(tls.native_handle())) {
-        std::fprintf(stderr, "dane-relay check: OpenSSL has no DANE support\n");
+    ProbeContexts tls;
+    if (auto e = tls.init()) {
+        std::fprintf(stderr, "dane-relay check: %s\n", e->c_str());
         return 2;
     }
     std::optional<dane::Resolver> resolver;
@@ -171,7 +170,8 @@ int run_check(std::vector<std::string> argv) {
         std::fprintf(stderr, "dane-relay check: %s\n", e.what());
         return 2;
     }
-    Run run{args, *resolver, cfg.policy, tls, {}, {}};
+    Run run{args, *resolver, cfg.policy, tls.any, {}, {}};
+    tls.use_in(run.options);
     run.options.helo_name = !args.helo.empty()             ? args.helo
                             : !cfg.server.hostname.empty() ? cfg.server.hostname
                                                            : "localhost";

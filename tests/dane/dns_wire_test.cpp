@@ -68,6 +68,41 @@ TEST(DnsWire, Tlsa) {
     EXPECT_FALSE(decode_tlsa(bytes({})));
 }
 
+// An RRSIG RR (RFC 4034 §3.1) at the question's name (pointer to offset 12).
+void add_rrsig(std::vector<std::uint8_t>& m, std::uint16_t covered, std::uint32_t expiration) {
+    auto be32 = [&](std::uint32_t v) {
+        for (int s : {24, 16, 8, 0}) m.push_back(static_cast<std::uint8_t>(v >> s));
+    };
+    for (int b : {0xC0, 12, 0, 46, 0, 1}) m.push_back(static_cast<std::uint8_t>(b));
+    be32(3600);
+    for (int b : {0, 21, covered >> 8, covered & 0xff, 13, 4})
+        m.push_back(static_cast<std::uint8_t>(b));
+    be32(3600);                // original TTL
+    be32(expiration);          // signature expiration
+    be32(expiration - 86400);  // inception
+    for (int b : {0x12, 0x34, 0, 0xaa, 0xbb}) m.push_back(static_cast<std::uint8_t>(b));
+}
+
+TEST(DnsWire, RrsigExpirationIsTheSoonestOverTheAnswerType) {
+    // Header: 4 answers; question _25._tcp.x.test TLSA IN; one TLSA, three RRSIGs.
+    auto m = bytes({0,   1,   0x81, 0xa0, 0, 1,   0, 4,   0,   0,   0,   0, 3, '_', '2', '5', 4,
+                    '_', 't', 'c',  'p',  1, 'x', 4, 't', 'e', 's', 't', 0, 0, 52,  0,   1});
+    for (int b : {0xC0, 12, 0, 52, 0, 1, 0, 0, 14, 16, 0, 4, 3, 1, 1, 0xab}) m.push_back(b);
+    add_rrsig(m, 52, 0x60000000);
+    add_rrsig(m, 52, 0x50000000);
+    add_rrsig(m, 1, 0x10000000);  // covers A: not ours
+    EXPECT_EQ(rrsig_expiration(m, 52), 0x50000000u);
+    EXPECT_EQ(rrsig_expiration(m, 1), 0x10000000u);
+    EXPECT_FALSE(rrsig_expiration(m, 15));
+    // Cut inside the second RRSIG: what was read before the cut.
+    std::vector<std::uint8_t> cut(m.begin(), m.end() - 40);
+    EXPECT_EQ(rrsig_expiration(cut, 52), 0x60000000u);
+    EXPECT_FALSE(rrsig_expiration(bytes({0, 1, 0x81}), 52));
+    // A question name cut inside its compression pointer.
+    auto loop = bytes({0, 1, 0x81, 0xa0, 0, 1, 0, 1, 0, 0, 0, 0, 0xC0});
+    EXPECT_FALSE(rrsig_expiration(loop, 52));
+}
+
 }  // namespace
 }  // namespace dr::dane::wire
 

@@ -1,4 +1,4 @@
-// libFuzzer target: DNS RDATA decoding (dane/dns_wire) and domain-name
+// libFuzzer target: DNS RDATA and answer-message decoding (dane/dns_wire) and domain-name
 // validation must never crash or read out of bounds, whatever DNS returns.
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)wire::decode_a(in);
     (void)wire::decode_aaaa(in);
     if (auto t = wire::decode_tlsa(in)) (void)tlsa_usability(*t);
+    (void)wire::rrsig_expiration(in, 52);  // a whole answer message, as libunbound gives it
     (void)domain_name_error(std::string_view(reinterpret_cast<const char*>(data), size));
     return 0;
 }

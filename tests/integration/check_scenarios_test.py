@@ -72,6 +72,9 @@ EXPECTED = {
     # RFC 7672 §2.2.2: CNAME-expanded TLSA base domain, SNI = expanded name.
     "cname-mx.test": (DELIVER, "2.0.0", "Verified", {"sni": "mail.cname-target.test"}),
     "v6only.test": (DELIVER, "2.0.0", "Verified", {"ipv6": True}),
+    # An ECDSA and an RSA certificate, TLSA only for the ECDSA key: the first handshake
+    # (every signature algorithm offered) gets ECDSA; the second, RSA only, fails (SPEC §11).
+    "dual-key.test": (DELIVER, "2.0.0", "Verified", {"matched": "3 1 1", "dual": True}),
 }
 
 
@@ -157,6 +160,18 @@ class CheckScenarios(unittest.TestCase):
             self.assertEqual(first["connections"][0]["status"]["dsn"], "4.7.5")
         if extra.get("implicit"):
             self.assertTrue(r["mx_plan"]["implicit"])
+        if extra.get("dual"):
+            self.assertEqual(conn["key_type"], "ECDSA")
+            (rsa,) = conn["other_keys"]
+            self.assertEqual((rsa["restricted_to"], rsa["offered"], rsa["key_type"]),
+                             ("RSA", True, "RSA"))
+            self.assertEqual(rsa["tls"]["peer_cert_sha256"],
+                             lab_host["second"]["cert_sha256"])
+            self.assertEqual(rsa["status"]["dsn"], "4.7.5")
+            self.assertEqual(rsa["tls"]["failure"]["reason"], "Server certificate not verified")
+        elif tls["peer_cert_sha256"]:
+            # One certificate only: the second handshake, other key type only, gets none.
+            self.assertEqual([k["offered"] for k in conn["other_keys"]], [False])
         if extra.get("ipv6"):
             self.assertIn(":", conn["address"])
         if "sni" in extra:

@@ -44,4 +44,6 @@ DELIVERY = {
     # RFC 7505 null MX; a domain that does not exist.
     "null-mx.test": ("bounced", "5.1.10"),
     "nxdomain.test": ("bounced", "5.4.4"),
+    # RSA and ECDSA certificates, TLSA for the ECDSA key: a sender offering ECDSA gets it.
+    "dual-key.test": ("sent", "2.0.0"),
 }

@@ -97,6 +97,8 @@ class Cert:
         return (hashlib.sha256 if mtype == 1 else hashlib.sha512)(data).hexdigest()
 
     def chain_sha256(self):
+        if self.job:  # the files exist once openssl is done
+            self.job.result()
         end = "-----END CERTIFICATE-----"
         with open(self.chain) as f:
             pems = [p.strip() + "\n" + end + "\n" for p in f.read().split(end)[:-1]]
@@ -127,6 +129,7 @@ commonName = supplied
 """
 
 EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+RSA = ["-newkey", "rsa:2048", "-nodes"]
 
 
 class Certs:
@@ -154,9 +157,9 @@ class Certs:
         self.ca = Cert("lab-ca", key, crt, crt, [], "lab CA (DANE-TA trust anchor)")
         return self.ca
 
-    def selfsigned(self, stem, name, note="self-signed leaf"):
+    def selfsigned(self, stem, name, note="self-signed leaf", keyargs=EC):
         key, crt = self._paths(stem)
-        job = self.pool.submit(run, ["openssl", "req", "-x509", *EC, "-keyout", key, "-out",
+        job = self.pool.submit(run, ["openssl", "req", "-x509", *keyargs, "-keyout", key, "-out",
                                      crt, "-days", "3650", *self._subject(name)])
         return Cert(stem, key, crt, crt, [name], note, job)
 
@@ -242,6 +245,8 @@ class Host:
         }
         out.update({k: v for k, v in s.cert.summary().items()
                     if k in ("cert_sha256", "spki_sha256", "cert_names", "chain_sha256")})
+        if s.second:  # the certificate of the other key type, and its files
+            out["second"] = s.second.summary()
         return out
 
 
@@ -250,6 +255,7 @@ class Sink:
         self.name, self.n, self.cert, self.starttls = name, n, cert, starttls
         self.replies = {}  # "MAIL"/"RCPT"/"DATA" -> reply line replacing the 250
         self.ciphers = None  # OpenSSL cipher list; set: TLS 1.2 with those suites only
+        self.second = None  # a Cert of the other key type, served beside cert (RSA + ECDSA)
         self.ipv4 = f"127.0.1.{n}" if v4 else None
         self.ipv6 = f"fd00:da9e::{n}" if v6 else None
         self.log = os.path.join(sinkdir, name + ".jsonl")
@@ -260,13 +266,15 @@ class Sink:
                 "addrs": [a for a in (self.ipv4, self.ipv6) if a],
                 "starttls": self.starttls, "chain": self.cert.chain, "key": self.cert.key,
                 "log": self.log, "msgdir": self.msgdir, "replies": self.replies,
-                "ciphers": self.ciphers}
+                "ciphers": self.ciphers,
+                "second": [self.second.chain, self.second.key] if self.second else None}
 
     def summary(self):
         d = {"n": self.n, "ipv4": self.ipv4, "ipv6": self.ipv6, "port": 25,
              "starttls": self.starttls, "log": self.log, "msgdir": self.msgdir,
              "replies": self.replies, "ciphers": self.ciphers}
         d.update(self.cert.summary())
+        d["second"] = self.second.summary() if self.second else None
         return d
 
 
@@ -641,6 +649,16 @@ def scenarios(L):
     h = L.host("mx.anon-only.test", C.selfsigned("mx.anon-only.test", "mx.anon-only.test"))
     h.sink.ciphers = "aNULL:@SECLEVEL=0"
     L.mx("anon-only.test", 10, h)
+
+    # Last, so that the sinks above keep their numbers (and addresses).
+    L.domain("dual-key.test", "signed; the sink holds an ECDSA and an RSA certificate; TLSA "
+             "3 1 1 of the ECDSA key only: a client offering only RSA signatures fails")
+    c = C.selfsigned("mx.dual-key.test", "mx.dual-key.test")
+    h = L.host("mx.dual-key.test", c)
+    h.sink.second = C.selfsigned("mx.dual-key.test-rsa", "mx.dual-key.test",
+                                 note="RSA certificate, no TLSA record", keyargs=RSA)
+    L.mx("dual-key.test", 10, h)
+    L.tlsa(h, 3, 1, 1, c, note="the ECDSA key; none for the RSA key")
 
 
 def bulk_scenarios(L, n, nsinks=4):

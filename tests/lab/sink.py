@@ -248,6 +248,8 @@ def remember_sni(sslobj, name, ctx):
 def make_ctx(sink):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(sink["chain"], sink["key"])
+    if sink.get("second"):  # a certificate of the other key type (RSA beside ECDSA)
+        ctx.load_cert_chain(*sink["second"])
     if sink.get("ciphers"):  # e.g. only anonymous suites: TLS 1.2, "aNULL:@SECLEVEL=0"
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         ctx.set_ciphers(sink["ciphers"])
