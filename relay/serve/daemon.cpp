@@ -317,6 +317,8 @@ class Daemon {
         asio::post(inbound_io_, [this, settings] { listener_->reconfigure(settings); });
         scheduler_->reconfigure(scheduler_config(fresh.config));
         cfg_.policy = fresh.config.policy;
+        if (fresh.config.metrics != cfg_.metrics)  // bound as root, at start only
+            log_.warning(Role::master, "[metrics] listen changed: used from the next start");
         log_.info(Role::master,
                   std::string("reload -- version ") + kVersion + ", configuration " + name_);
     }

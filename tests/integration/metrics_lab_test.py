@@ -16,13 +16,14 @@ check metrics`, and every figure must equal what the relay's own records say:
 - dane_relay_delivery_seconds: one observation per sent or bounced line, the
   sum close to their delay= values.
 
-Also: other paths give 404, and a busy [metrics] port stops the start with a
-clear message."""
+Also: other paths give 404, a SIGHUP keeps the page where it is (and says
+so), and a busy [metrics] port stops the start with a clear message."""
 import collections
 import concurrent.futures
 import json
 import os
 import re
+import signal
 import smtplib
 import socket
 import subprocess
@@ -170,6 +171,11 @@ class MetricsLab(unittest.TestCase):
             with self.assertRaises(urllib.error.HTTPError) as e:
                 scrape("/")
             self.assertEqual(e.exception.code, 404)
+            # SIGHUP does not move the page (it was bound as root); the log says so.
+            relay.write_conf(extra=f'[metrics]\nlisten = "127.0.0.1:{PORT + 1}"\n')
+            relay.proc.send_signal(signal.SIGHUP)
+            relay.wait_for(r"warning: \[metrics\] listen changed: used from the next start")
+            self.assertIn("dane_relay_queue_messages", scrape()[1])
         finally:
             self.assertEqual(relay.stop(), 0)
 
