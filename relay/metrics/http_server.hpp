@@ -2,8 +2,8 @@
 // answers "GET /metrics" with the page and closes. One coroutine per connection under a
 // whole-exchange watchdog (kTimeout); requests are bounded in size; at most kMaxSessions at once.
 // Anything else gets 404 (other paths), 405 (other methods) or 400 (malformed, too large).
-// Entry points: MetricsServer (bind, start, close) and the pure route_request() /
-// http_response(). bind() failing (a busy port) is a start-up error string.
+// Entry point: MetricsServer (bind, start, close); the request and response texts are
+// http_request.hpp's. bind() failing (a busy port) is a start-up error string.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -17,17 +17,9 @@
 #include <string_view>
 
 #include "conf/address.hpp"
+#include "relay/metrics/http_request.hpp"
 
 namespace dr::relay {
-
-enum class Route { metrics, not_found, method_not_allowed, bad_request };
-
-// The request head up to and without the blank line: "GET /metrics HTTP/1.1\r\n…".
-// A query string is ignored ("/metrics?x" is the page).
-Route route_request(std::string_view head);
-
-// A complete response with Content-Length and "Connection: close".
-std::string http_response(Route route, std::string_view body);
 
 class MetricsServer {
   public:
