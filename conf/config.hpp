@@ -135,6 +135,12 @@ struct LogConfig {
     bool operator==(const LogConfig&) const = default;
 };
 
+// SPEC §10: the Prometheus page (GET /metrics) on this address; unset (the default): off.
+struct MetricsConfig {
+    std::optional<Endpoint> listen;
+    bool operator==(const MetricsConfig&) const = default;
+};
+
 struct Config {
     ServerConfig server;
     SpoolConfig spool;
@@ -144,6 +150,7 @@ struct Config {
     TlsServerConfig tls;
     PolicyConfig policy;
     LogConfig log;
+    MetricsConfig metrics;
     bool operator==(const Config&) const = default;
 };
 

@@ -475,6 +475,18 @@ void read_log(Section& s, LogConfig& out) {
                });
 }
 
+// "" (the default) leaves the page off; the address must not be one [server] listens on.
+void read_metrics(Section& s, MetricsConfig& out, const ServerConfig& server) {
+    unsigned before = s.errors();
+    read_string(s, "listen", out.listen, [](std::string_view v) {
+        return v.empty() ? std::optional<Endpoint>() : std::optional(parse_endpoint(v));
+    });
+    if (s.errors() != before || !out.listen) return;
+    if (std::find(server.listen.begin(), server.listen.end(), *out.listen) != server.listen.end())
+        s.error(*s.get("listen"), "listen",
+                out.listen->to_string() + " is also a [server] listen address");
+}
+
 // Reads one top-level section with its reader, then rejects its unknown keys.
 template <class T, class Read>
 void read_section(Section& root, std::string_view name, T& out, Read read) {
@@ -496,6 +508,8 @@ Config read_document(const toml::table& doc, Reporter& reporter) {
     read_section(root, "tls", cfg.tls, read_tls);
     read_section(root, "policy", cfg.policy, read_policy);
     read_section(root, "log", cfg.log, read_log);
+    read_section(root, "metrics", cfg.metrics,
+                 [&](Section& s, MetricsConfig& out) { read_metrics(s, out, cfg.server); });
     root.reject_unknown_keys();
     if (cfg.server.hostname.empty()) cfg.server.hostname = default_hostname();
     return cfg;

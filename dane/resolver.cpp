@@ -49,6 +49,22 @@ void check(int err, const std::string& what) {
 
 }  // namespace
 
+const char* to_string(RrType t) {
+    switch (t) {
+        case RrType::a:
+            return "A";
+        case RrType::mx:
+            return "MX";
+        case RrType::aaaa:
+            return "AAAA";
+        case RrType::tlsa:
+            return "TLSA";
+        case RrType::dnskey:
+            break;
+    }
+    return "DNSKEY";
+}
+
 // One lookup: created by start(), completed by libunbound's callback or by
 // its deadline, whichever comes first.
 class Resolver::Query {
@@ -228,7 +244,9 @@ Lookup<T> Resolver::Query::to_lookup() const {
 template <class T>
 asio::awaitable<Lookup<T>> Resolver::Pending<T>::get() {
     co_await query_->wait();
-    co_return query_->template to_lookup<T>();
+    auto out = query_->template to_lookup<T>();
+    if (const auto& seen = query_->owner->observer_) seen(query_->type, out.security);
+    co_return out;
 }
 
 template class Resolver::Pending<MxRecord>;

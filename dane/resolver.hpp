@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,7 @@ class ResolverError : public std::runtime_error {
 
 // RR types we ask for (RFC 1035, RFC 3596, RFC 6698).
 enum class RrType : int { a = 1, mx = 15, aaaa = 28, tlsa = 52, dnskey = 48 };
+const char* to_string(RrType t);  // "A", "MX", "AAAA", "TLSA", "DNSKEY"
 
 class Resolver {
   public:
@@ -62,6 +64,11 @@ class Resolver {
 
     std::size_t in_flight() const { return in_flight_; }
 
+    // Called with each answer (or failure) of mx/a/aaaa/tlsa as its caller collects it:
+    // what the metrics count (SPEC §10 dane_relay_dns_lookups_total).
+    using Observer = std::function<void(RrType, Security)>;
+    void observe(Observer o) { observer_ = std::move(o); }
+
   private:
     std::shared_ptr<Query> start(const std::string& name, RrType type);
     void watch();
@@ -74,6 +81,7 @@ class Resolver {
     std::chrono::milliseconds timeout_;
     std::size_t in_flight_ = 0;
     bool watching_ = false;
+    Observer observer_;
     std::shared_ptr<void> alive_ = std::make_shared<int>(0);
 };
 

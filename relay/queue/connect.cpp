@@ -3,6 +3,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "relay/metrics/metrics.hpp"
 #include "smtp/peer_name.hpp"
 
 namespace dr::relay {
@@ -70,10 +71,12 @@ asio::awaitable<HostConnection> connect_host(const dane::HostPlan& plan,
     };
     // RFC 7672 §2.2: a peer that does not meet the plan is not used; the
     // session then closes without sending anything over the connection.
-    o.hooks.verify = [state](SSL* ssl) -> std::optional<smtp::DeliveryStatus> {
+    o.hooks.verify = [state,
+                      metrics = options.metrics](SSL* ssl) -> std::optional<smtp::DeliveryStatus> {
         state->outcome = dane::inspect(ssl, state->plan);
         // Postfix logs the TLS line when the handshake completes, before any delivery line.
         state->emit(dane::tls_established_line(*state->outcome, state->relay));
+        if (metrics) metrics->tls_connection(dane::to_string(state->outcome->trust));
         if (auto m = dane::dane_match_line(*state->outcome, state->relay); !m.empty())
             state->emit(std::move(m));
         if (!state->outcome->failure) return std::nullopt;

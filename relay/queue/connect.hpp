@@ -23,6 +23,7 @@
 namespace dr::relay {
 
 namespace asio = boost::asio;
+class Metrics;
 
 // SPEC §12 limits of one attempt; Postfix's smtp_* parameters and defaults.
 struct ConnectOptions {
@@ -31,6 +32,7 @@ struct ConnectOptions {
     // Where connection-level lines go the moment they happen ("Verified TLS connection
     // established to …" when the handshake completes). Unset: HostConnection::log.
     std::function<void(const std::string&)> log;
+    Metrics* metrics = nullptr;  // counts the TLS lines (SPEC §10); unset: not counted
     smtp::ReplyLimits reply_limits{2048, 100, 64 * 1024};
     std::chrono::milliseconds attempt_timeout{3600'000};  // the whole attempt; 0: none
     std::size_t mx_address_limit = 5;  // addresses tried per attempt; 0: no limit

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "dane/destination.hpp"
+#include "relay/metrics/metrics.hpp"
 #include "relay/queue/delivery.hpp"
 #include "relay/queue/trouble.hpp"
 #include "relay/spool/body_source.hpp"
@@ -26,6 +27,14 @@ std::chrono::system_clock::time_point from_us(std::int64_t us) {
 }
 double seconds(std::chrono::system_clock::duration d) {
     return std::max(0.0, std::chrono::duration<double>(d).count());
+}
+
+// One delivery line in the counters; the latency once the recipient's status is final.
+void count_delivery(Metrics& m, const RecipientResult& rr, const RcptState& st,
+                    std::chrono::system_clock::duration since_arrival) {
+    const bool final = st.status == RcptStatus::delivered || st.status == RcptStatus::bounced;
+    m.delivery(to_string(rr.state), rr.tls ? dane::to_string(*rr.tls) : "none",
+               final ? std::optional(seconds(since_arrival)) : std::nullopt);
 }
 
 std::string orig_to(const Recipient& r) {
@@ -424,6 +433,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     ConnectOptions options = cfg_.connect;
     options.helo_name = cfg_.hostname;
     options.log = [this](const std::string& line) { log_.info(Role::smtp, line); };
+    options.metrics = metrics_;
     std::vector<bool> expired(batch.size(), false);
 
     // Logs and makes durable the results from `first` on, one spool write per
@@ -440,6 +450,8 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             log_.info(Role::smtp, format_delivery(record_of(info, ri, rr, t0, dns_time, now)));
             RcptState st = next_state(info.rcpts[ri], rr.state, rr.dsn, rr.text,
                                       info.envelope.arrival_us, to_us(now), cfg_.queue);
+            if (metrics_)
+                count_delivery(*metrics_, rr, st, now - from_us(info.envelope.arrival_us));
             if (relay::expired(rr.state, st)) expired[rr.message] = true;
             updates[rr.message].push_back({ri, st});
         }

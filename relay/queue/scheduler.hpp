@@ -42,6 +42,7 @@
 namespace dr::relay {
 
 namespace asio = boost::asio;
+class Metrics;
 
 struct SchedulerConfig {
     conf::QueueConfig queue;
@@ -72,6 +73,8 @@ class Scheduler {
     void reconfigure(SchedulerConfig cfg) { cfg_ = std::move(cfg); }
     // SPEC §6: one JSON line of DANE evidence per delivery attempt (optional).
     void set_evidence_log(EvidenceLog* log) { evidence_ = log; }
+    // SPEC §10: the counters of delivery and TLS lines (optional).
+    void set_metrics(Metrics* metrics) { metrics_ = metrics; }
     asio::awaitable<void> drain();  // stop starting deliveries, wait for running ones
     std::size_t running() const { return running_; }
 
@@ -123,6 +126,7 @@ class Scheduler {
     Logger& log_;
     SchedulerConfig cfg_;
     EvidenceLog* evidence_ = nullptr;
+    Metrics* metrics_ = nullptr;
     std::mt19937 rng_{std::random_device{}()};
 
     std::map<std::string, DueQueue> due_;             // domain -> due, FIFO

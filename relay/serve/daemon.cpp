@@ -21,6 +21,8 @@
 #include "relay/cli/control.hpp"
 #include "relay/cli/options.hpp"
 #include "relay/cli/privileges.hpp"
+#include "relay/metrics/http_server.hpp"
+#include "relay/metrics/metrics.hpp"
 #include "relay/queue/scheduler.hpp"
 #include "relay/serve/inbound_sink.hpp"
 #include "relay/serve/listener.hpp"
@@ -92,9 +94,9 @@ class Daemon {
     // the inbound SMTP sessions; the spool's blocking calls run on AsyncSpool's pool.
     int run() {
         using Step = std::string (Daemon::*)();
-        for (Step step :
-             {&Daemon::raise_fd_limit, &Daemon::client_tls, &Daemon::server_tls,
-              &Daemon::bind_listeners, &Daemon::open_evidence_log, &Daemon::make_resolver})
+        for (Step step : {&Daemon::raise_fd_limit, &Daemon::client_tls, &Daemon::server_tls,
+                          &Daemon::bind_listeners, &Daemon::bind_metrics,
+                          &Daemon::open_evidence_log, &Daemon::make_resolver})
             if (auto err = (this->*step)(); !err.empty()) return fail(err);
         asio::co_spawn(io_, start(), asio::detached);
         io_.run();
@@ -128,7 +130,7 @@ class Daemon {
         std::string err = drop_privileges();
         if (err.empty()) err = co_await validate_resolver();
         for (Step step : {&Daemon::open_spool, &Daemon::start_queue, &Daemon::open_control,
-                          &Daemon::start_listeners})
+                          &Daemon::start_listeners, &Daemon::start_metrics})
             if (err.empty()) err = (this->*step)();
         if (!err.empty()) {
             status_ = fail(err);
@@ -162,6 +164,15 @@ class Daemon {
         return {};
     }
 
+    // SPEC §10: bound as root with the listeners, so a busy port stops the start at once.
+    std::string bind_metrics() {
+        if (!cfg_.metrics.listen) return {};
+        metrics_server_.emplace(io_.get_executor(), [this] {
+            return metrics_.render({spool_ ? spool_->size() : 0, read_process_stats()});
+        });
+        return metrics_server_->bind(*cfg_.metrics.listen);
+    }
+
     std::string open_evidence_log() {
         if (cfg_.log.json.empty()) return {};
         try {
@@ -176,6 +187,9 @@ class Daemon {
     std::string make_resolver() {
         try {
             resolver_ = std::make_unique<dane::Resolver>(io_.get_executor(), cfg_.dns);
+            resolver_->observe([this](dane::RrType t, dane::Security s) {
+                metrics_.dns_lookup(dane::to_string(t), dane::to_string(s));
+            });
         } catch (const dane::ResolverError& e) {
             return e.what();
         }
@@ -208,6 +222,7 @@ class Daemon {
         scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
                                                  client_tls_, log_, scheduler_config(cfg_));
         if (evidence_) scheduler_->set_evidence_log(evidence_.get());
+        scheduler_->set_metrics(&metrics_);
         log_recovery(spool_->recovery());
         log_.info(Role::master, std::string("daemon started -- version ") + kVersion +
                                     ", configuration " + name_ + ", " +
@@ -240,12 +255,24 @@ class Daemon {
 
     // The inbound loop starts here, after root is dropped; new queue IDs cross to the queue's.
     std::string start_listeners() {
-        sink_.emplace(*async_, log_, cfg_.server.hostname, [this](const std::string& id) {
-            asio::post(io_, [this, id] { scheduler_->enqueue(id); });
-        });
+        sink_.emplace(
+            *async_, log_, cfg_.server.hostname,
+            [this](const std::string& id) {
+                asio::post(io_, [this, id] { scheduler_->enqueue(id); });
+            },
+            &metrics_);
         auto settings = inbound_settings(cfg_, server_tls_ ? &*server_tls_ : nullptr);
         asio::post(inbound_io_, [this, settings] { listener_->start(settings, *sink_); });
         inbound_thread_ = std::thread([this] { inbound_io_.run(); });
+        return {};
+    }
+
+    // The page is served by the queue's loop: scrapes are rare and short.
+    std::string start_metrics() {
+        if (!metrics_server_) return {};
+        metrics_server_->start();
+        log_.info(Role::master,
+                  "metrics at http://" + cfg_.metrics.listen->to_string() + "/metrics");
         return {};
     }
 
@@ -269,6 +296,7 @@ class Daemon {
             log_.info(Role::master, "terminating on signal " + std::to_string(sig));
             asio::post(inbound_io_, [this] { listener_->close(); });
             control_->close();
+            if (metrics_server_) metrics_server_->close();
             asio::co_spawn(io_, stop(), asio::detached);
         });
     }
@@ -292,6 +320,8 @@ class Daemon {
         asio::post(inbound_io_, [this, settings] { listener_->reconfigure(settings); });
         scheduler_->reconfigure(scheduler_config(fresh.config));
         cfg_.policy = fresh.config.policy;
+        if (fresh.config.metrics != cfg_.metrics)  // bound as root, at start only
+            log_.warning(Role::master, "[metrics] listen changed: used from the next start");
         log_.info(Role::master,
                   std::string("reload -- version ") + kVersion + ", configuration " + name_);
     }
@@ -304,6 +334,7 @@ class Daemon {
     std::optional<Account> account_;  // to switch to after binding; empty: keep the user
     std::string file_, name_;
     Logger& log_;
+    Metrics metrics_;              // bumped from both loops (atomics)
     asio::io_context io_;          // the queue's loop: this thread
     asio::io_context inbound_io_;  // the inbound sessions' loop: inbound_thread_
     asio::ssl::context client_tls_;
@@ -317,6 +348,7 @@ class Daemon {
     std::optional<SpoolSink> sink_;
     std::optional<Listener> listener_;
     std::optional<ControlServer> control_;
+    std::optional<MetricsServer> metrics_server_;
     asio::executor_work_guard<asio::io_context::executor_type> inbound_work_;
     std::thread inbound_thread_;  // declared last: joined before the members it uses go
     int status_ = 0;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "relay/metrics/metrics.hpp"
 #include "relay/queue/bounce.hpp"
 #include "smtp/peer_name.hpp"
 
@@ -83,6 +84,7 @@ class SpoolMessageWriter : public smtp::MessageWriter {
             co_return smtp::SinkResult{false, {}};
         }
         sink_.log_.info(Role::cleanup, r.id + ": message-id=<" + find_message_id(head_) + ">");
+        if (sink_.metrics_) sink_.metrics_->accepted();
         sink_.on_queued_(r.id);
         co_return smtp::SinkResult{true, r.id};
     }
@@ -114,8 +116,12 @@ class SpoolMessageWriter : public smtp::MessageWriter {
 };
 
 SpoolSink::SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
-                     std::function<void(const std::string&)> on_queued)
-    : spool_(spool), log_(log), hostname_(std::move(hostname)), on_queued_(std::move(on_queued)) {}
+                     std::function<void(const std::string&)> on_queued, Metrics* metrics)
+    : spool_(spool),
+      log_(log),
+      hostname_(std::move(hostname)),
+      on_queued_(std::move(on_queued)),
+      metrics_(metrics) {}
 
 smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> SpoolSink::open(
     const smtp::ClientInfo& client, const smtp::Envelope& env) {

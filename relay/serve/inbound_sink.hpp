@@ -16,14 +16,17 @@
 
 namespace dr::relay {
 
+class Metrics;
+
 // Postfix's "name[addr]" for a client: loopback is "localhost", others "unknown"
 // (we do no reverse DNS).
 std::string client_name(const boost::asio::ip::tcp::endpoint& peer);
 
 class SpoolSink : public smtp::MessageSink {
   public:
+    // metrics, when given, counts each message-id line (SPEC §10 messages_accepted_total).
     SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
-              std::function<void(const std::string& id)> on_queued);
+              std::function<void(const std::string& id)> on_queued, Metrics* metrics = nullptr);
     smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> open(const smtp::ClientInfo& client,
                                                                const smtp::Envelope& env) override;
 
@@ -33,6 +36,7 @@ class SpoolSink : public smtp::MessageSink {
     Logger& log_;
     std::string hostname_;
     std::function<void(const std::string&)> on_queued_;
+    Metrics* metrics_;
 };
 
 // The Message-ID of a header block, without angle brackets; "" when absent.

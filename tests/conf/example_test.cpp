@@ -49,6 +49,7 @@ TEST(ExampleConfig, CommentedExamplesAreValid) {
     ASSERT_TRUE(partner.nexthop.has_value());
     EXPECT_EQ(partner.nexthop->to_string(), "[mx.partner.example]:2525");
     EXPECT_FALSE(partner.nexthop->mx_lookup);
+    EXPECT_EQ(c.metrics.listen, parse_endpoint("127.0.0.1:9190"));
 }
 
 TEST(ExampleConfig, MissingFileIsAConfigError) {

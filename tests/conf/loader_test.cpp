@@ -391,6 +391,32 @@ TEST(Loader, CrossChecks) {
     EXPECT_EQ(error("[tls]\ncert = \"/c\"\nkey = \"/k\""), "no error");
 }
 
+// SPEC §10: [metrics] listen, off by default; one address, not a [server] one.
+TEST(Loader, MetricsListen) {
+    EXPECT_FALSE(parse_config("", "t.toml").metrics.listen.has_value());
+    EXPECT_FALSE(parse_config("[metrics]\nlisten = \"\"", "t.toml").metrics.listen.has_value());
+    EXPECT_EQ(parse_config("[metrics]\nlisten = \"127.0.0.1:9190\"", "t.toml").metrics.listen,
+              parse_endpoint("127.0.0.1:9190"));
+    EXPECT_EQ(parse_config("[metrics]\nlisten = \"[::1]:9190\"", "t.toml").metrics.listen,
+              parse_endpoint("[::1]:9190"));
+    expect_errors({
+        {"[metrics]\nlisten = [\"127.0.0.1:9190\"]",
+         "2:10: metrics.listen: expected a string, got an array"},
+        {"[metrics]\nlisten = \"127.0.0.1\"",
+         "2:10: metrics.listen: bad address \"127.0.0.1\": port required, as in "
+         "\"127.0.0.1:25\""},
+        {"[metrics]\nlisten = \"localhost:9190\"",
+         "2:10: metrics.listen: bad address \"localhost:9190\": \"localhost\" is not an IPv4 or "
+         "IPv6 address"},
+        {"[metrics]\nlisten = \"127.0.0.1:0\"",
+         "2:10: metrics.listen: bad port \"0\": must be 1..65535"},
+        {"[server]\nlisten = [\"127.0.0.1:9190\"]\n[metrics]\nlisten = \"127.0.0.1:9190\"",
+         "4:10: metrics.listen: 127.0.0.1:9190 is also a [server] listen address"},
+        {"[metrics]\nport = 9190", "2:1: unknown key metrics.port"},
+        {"metrics = 9190", "1:11: metrics: expected a table, got an integer"},
+    });
+}
+
 TEST(Loader, UnknownKeysAtEveryLevel) {
     expect_errors({
         {"listen = []", "1:1: unknown key listen"},
