@@ -26,6 +26,7 @@
 #include "relay/queue/scheduler.hpp"
 #include "relay/serve/inbound_sink.hpp"
 #include "relay/serve/listener.hpp"
+#include "relay/serve/notify.hpp"
 
 namespace dr::relay {
 
@@ -137,6 +138,7 @@ class Daemon {
             io_.stop();
             co_return;
         }
+        notify::ready("accepting mail");  // systemd Type=notify: the resolver validates
         wait_signal();
     }
 
@@ -294,6 +296,7 @@ class Daemon {
                 return;
             }
             log_.info(Role::master, "terminating on signal " + std::to_string(sig));
+            notify::stopping();
             asio::post(inbound_io_, [this] { listener_->close(); });
             control_->close();
             if (metrics_server_) metrics_server_->close();
@@ -308,10 +311,12 @@ class Daemon {
     }
 
     void reload() {
+        notify::reloading();
         auto fresh = load_choice({file_, {}});
         if (!fresh.error.empty()) {
             log_.warning(Role::master,
                          "configuration not reloaded, keeping the old one: " + fresh.error);
+            notify::ready("accepting mail; the last reload was refused (see the log)");
             return;
         }
         if (fresh.config.server.hostname.empty())
@@ -324,6 +329,7 @@ class Daemon {
             log_.warning(Role::master, "[metrics] listen changed: used from the next start");
         log_.info(Role::master,
                   std::string("reload -- version ") + kVersion + ", configuration " + name_);
+        notify::ready("accepting mail");
     }
 
     std::optional<FileOwner> owner() const {
