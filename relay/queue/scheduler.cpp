@@ -382,6 +382,8 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     std::vector<std::shared_ptr<std::error_code>> failures;
     // Bodies that cannot be read, handled after the loop.
     std::vector<std::tuple<MessageInfo, std::vector<std::size_t>, std::error_code>> unread;
+    // Only recipients still to deliver: a stale entry (flush, release) must not resend.
+    std::vector<std::pair<std::string, std::vector<std::size_t>>> wanted;
     for (const auto& group : groups) {
         const std::string& id = group.id;
         std::error_code info_ec;
@@ -391,7 +393,6 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             take_in(id, false, 0, true);  // logs and waits for minimal_backoff
             continue;
         }
-        // Only recipients still to deliver: a stale entry (flush, release) must not resend.
         std::vector<std::size_t> rcpts;
         for (auto r : group.rcpts) {
             auto s = info ? info->rcpts[r].status : RcptStatus::delivered;
@@ -400,22 +401,33 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             else
                 queued_.erase({id, r});
         }
-        // The body's CRC and SIZE, read on the spool's pool; it is streamed again when sent.
-        BodyCheck check;
-        if (info && !rcpts.empty()) {
-            check = co_await check_body(spool_, id);
-            info = current(id);  // deleted or held meanwhile?
+        if (!info || rcpts.empty()) {
+            leave_active(id);
+            continue;
         }
-        const std::error_code ec = check.ec;
+        wanted.emplace_back(id, std::move(rcpts));
+    }
+    // The bodies' CRCs and SIZEs, in one pass on the spool's pool; the small ones are kept
+    // for sending, the others are streamed again when sent.
+    std::vector<std::string> ids;
+    for (const auto& w : wanted) ids.push_back(w.first);
+    auto checks = co_await check_bodies(spool_, std::move(ids));
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+        const std::string& id = wanted[i].first;
+        auto& rcpts = wanted[i].second;
+        auto info = current(id);  // deleted or held meanwhile?
+        const std::error_code ec = checks[i].ec;
         if (info && !info->held && ec && ec != SpoolErrc::not_found) {
             unread.emplace_back(std::move(*info), std::move(rcpts), ec);
-        } else if (!info || info->held || ec || rcpts.empty()) {
+        } else if (!info || info->held || ec) {
             for (auto r : rcpts) queued_.erase({id, r});
             leave_active(id);
         } else {
             auto failure = std::make_shared<std::error_code>();
-            auto source = [this, id, facts = check.facts, failure] {
-                return std::make_unique<SpoolBodySource>(spool_, id, facts, failure);
+            auto source = [this, id, check = checks[i],
+                           failure]() -> std::unique_ptr<smtp::MessageSource> {
+                if (check.kept) return std::make_unique<KeptBodySource>(check.kept, check.facts);
+                return std::make_unique<SpoolBodySource>(spool_, id, check.facts, failure);
             };
             batch.push_back({id, with_recipients(info->envelope, rcpts), {}, std::move(source)});
             infos.push_back(std::move(*info));
