@@ -62,6 +62,15 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+std::string printable(std::string_view text, std::size_t max) {
+    std::string out(text.substr(0, max));
+    for (char& ch : out)
+        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
+            ch = '?';
+    if (text.size() > max) out += "...";
+    return out;
+}
+
 const char* key_of(SurveyCategory c) {
     return kNames[static_cast<std::size_t>(c)].key;
 }
@@ -149,14 +158,10 @@ void SurveyTally::add_bad(std::uint64_t line_number, std::string_view line,
                           const std::string& why) {
     ++bad_lines;
     if (bad_examples.size() >= kMaxExamples) return;
-    std::string shown(line.substr(0, 80));
-    for (char& ch : shown)
-        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
-            ch = '?';
     std::string text = "line " + std::to_string(line_number) + ": \"";
-    text += shown;
-    text += line.size() > 80 ? "...\": " : "\": ";
-    text += why;
+    text += printable(line, 80);
+    text += "\": ";
+    text += printable(why, 120);
     bad_examples.push_back(std::move(text));
 }
 

@@ -78,6 +78,9 @@ struct SurveyTally {
     std::uint64_t domains() const;  // categorized: checked + resumed
 };
 
+// `text` cut to `max` bytes ("..." after), control and non-ASCII bytes shown as '?'.
+std::string printable(std::string_view text, std::size_t max);
+
 std::string render_tally(const SurveyTally& t);
 boost::json::value tally_json(const SurveyTally& t);
 

@@ -103,7 +103,7 @@ struct Survey {
         if (tally.bad_lines <= kBadLinesShown)
             std::fprintf(stderr, "%sdane-relay check: %s:%llu: not a domain name: %s\n",
                          tty ? "\r\033[K" : "", args.file.c_str(),
-                         static_cast<unsigned long long>(line_number), why.c_str());
+                         static_cast<unsigned long long>(line_number), printable(why, 120).c_str());
     }
 
     std::optional<CheckJob> next() {

@@ -68,6 +68,11 @@ def lines_of(path):
         return [json.loads(l) for l in f]
 
 
+def count_lines(path):
+    with open(path) as f:
+        return f.read().count("\n")
+
+
 def write(path, lines):
     with open(path, "w", errors="surrogateescape") as f:
         f.write("\n".join(lines) + "\n")
@@ -125,6 +130,10 @@ class Survey(unittest.TestCase):
         self.assertEqual(sum(tally["levels"].values()),
                          sum(1 for c in EXPECTED.values() if c in (V, T, D, N)))
         self.assertIn(f"{self.list}:8: not a domain name", self.proc.stderr)
+        # Huge and binary junk is shown cut and printable.
+        self.assertLess(max(len(b) for b in tally["bad_examples"]), 300)
+        self.assertTrue(all(b.isprintable() for b in tally["bad_examples"]))
+        self.assertLess(len(self.proc.stderr), 5000)
 
     def test_rerun_checks_nothing_again(self):
         p = survey(self.list, "--json", out=self.out)
@@ -151,13 +160,13 @@ class Survey(unittest.TestCase):
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and p.poll() is None:
-            if os.path.exists(out) and open(out).read().count("\n") >= 5:
+            if os.path.exists(out) and count_lines(out) >= 5:
                 break
             time.sleep(0.02)
         p.send_signal(signal.SIGKILL)
         p.wait()
         self.assertEqual(p.returncode, -signal.SIGKILL, "finished before the kill")
-        before = open(out).read().count("\n")
+        before = count_lines(out)
         self.assertLess(before, len(EXPECTED))
         # A torn last line, as a kill in the middle of a write leaves it.
         with open(out, "a") as f:

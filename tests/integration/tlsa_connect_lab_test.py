@@ -9,7 +9,10 @@ STARTTLS) are exit status 3 with a clear message, never a crash.
 import json
 import os
 import re
+import socket
 import subprocess
+import sys
+import time
 import unittest
 
 BINARY = os.environ.get("DANE_RELAY", "build/relay/dane-relay")
@@ -111,11 +114,24 @@ class TlsaConnect(unittest.TestCase):
     def test_no_route(self):
         err = self.failure("192.0.2.1", "--timeout", "5")  # TEST-NET-1, not routed in the lab
         self.assertRegex(err, r"connect to \[?192\.0\.2\.1\]?.*:25: ")
+        sys.stderr.write(err)
 
     def test_no_starttls(self):
         h, _ = self.host("mx.no-starttls.test")
         err = self.failure(h["ipv4"][0])
         self.assertIn("TLS is required, but was not offered", err)
+
+    def test_timeout(self):
+        # A server that accepts and never sends its banner.
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            port = listener.getsockname()[1]
+            start = time.monotonic()
+            err = self.failure("127.0.0.1", "--port", str(port), "--timeout", "2")
+            self.assertLess(time.monotonic() - start, 30)
+        self.assertRegex(err, r"time|Time")
+        sys.stderr.write(err)
 
     def test_unresolvable(self):
         err = self.failure("host.invalid")
