@@ -130,6 +130,9 @@ class Survey(unittest.TestCase):
         self.assertEqual(sum(tally["levels"].values()),
                          sum(1 for c in EXPECTED.values() if c in (V, T, D, N)))
         self.assertIn(f"{self.list}:8: not a domain name", self.proc.stderr)
+        # stderr is no terminal here: no progress line, one final line.
+        self.assertNotIn("\r", self.proc.stderr)
+        self.assertEqual(self.proc.stderr.count("dane-relay check: survey of "), 1)
         # Huge and binary junk is shown cut and printable.
         self.assertLess(max(len(b) for b in tally["bad_examples"]), 300)
         self.assertTrue(all(b.isprintable() for b in tally["bad_examples"]))

@@ -24,6 +24,7 @@ TEST(SurveyLine, DomainsAreNormalized) {
     auto d = parse_domain_line("  Example.ORG.  # trailing comment\r");
     EXPECT_EQ(d.kind, Kind::domain);
     EXPECT_EQ(d.domain, "example.org");
+    EXPECT_EQ(parse_domain_line("example.org\r\n").domain, "example.org");
 }
 
 TEST(SurveyLine, JunkSaysWhy) {
