@@ -1,16 +1,15 @@
 // Argument handling and concurrency for `dane-relay check` (see check.hpp).
 #include <unistd.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <iostream>
-#include <random>
 
 #include "relay/cli/check.hpp"
+#include "relay/cli/check_pool.hpp"
 #include "relay/cli/options.hpp"
+#include "relay/cli/survey_command.hpp"
 
 namespace dr::relay {
 
@@ -18,6 +17,7 @@ namespace {
 
 constexpr const char* kCheckUsage =
     "usage: dane-relay check [options] DOMAIN...\n"
+    "       dane-relay check [options] --survey FILE [--out FILE.jsonl]\n"
     "\n"
     "Looks up each domain's MX, address and TLSA records with DNSSEC, connects to\n"
     "its mail hosts (EHLO, STARTTLS) and prints the evidence, the TLS verdict as\n"
@@ -28,11 +28,26 @@ constexpr const char* kCheckUsage =
     "                         /etc/dane-relay/dane-relay.toml when it exists)\n"
     "  --unbound-conf FILE    unbound.conf for the resolver (overrides [dns] unbound_conf)\n"
     "  --json                 one JSON document on stdout (schema: relay/cli/CHECK.md)\n"
-    "  --concurrency N        domains checked at once (default 64)\n"
+    "  --concurrency N        domains checked at once (default 64; 32 with --survey)\n"
     "  --port N               SMTP port to check (default 25)\n"
     "  --helo NAME            EHLO name (default: [server] hostname or localhost)\n"
     "  --no-connect           DNS evidence only: no SMTP connection (the verdict\n"
     "                         then says what the plan allows, without the peer)\n"
+    "\n"
+    "survey (a list of domains, SPEC section 11):\n"
+    "  --survey FILE          check every domain of FILE (one a line; blank lines and\n"
+    "                         # comments skipped; junk lines counted as bad, not fatal);\n"
+    "                         one JSON line per domain, then the tally by verdict:\n"
+    "                         dane-verified, dane-trusted, dane-failing, dnssec-no-dane,\n"
+    "                         no-dnssec, dns-failure, no-mail, unreachable\n"
+    "  --out FILE.jsonl       append the JSON lines to FILE (flushed per line) and print\n"
+    "                         the tally on stdout; domains already in FILE are skipped,\n"
+    "                         so a killed survey resumes where it stopped. Without\n"
+    "                         --out the lines go to stdout and the tally to stderr\n"
+    "  --json                 with --survey: the tally as one JSON object\n"
+    "  survey exit status: 0 the survey ran (whatever the verdicts), 1 it stopped early\n"
+    "  (the output cannot be written, FILE cannot be read), 2 usage or start-up error\n"
+    "  (FILE or --out cannot be opened, a resolver that cannot validate)\n"
     "\n"
     "exit status: 0 delivery would succeed for every domain, 1 some would be\n"
     "deferred or bounced, 2 usage or start-up error\n";
@@ -41,10 +56,15 @@ struct Args {
     std::string unbound_conf, helo;
     bool json = false;
     bool connect = true;
-    unsigned concurrency = 64;
+    unsigned concurrency = 0;  // 0: the default (64, or kSurveyConcurrency for a survey)
     unsigned port = 25;
     std::vector<std::string> domains;
+    std::string survey, out;  // --survey FILE, --out FILE
 };
+
+SurveyArgs survey_args(const Args& a) {
+    return SurveyArgs{a.survey, a.out, a.json};
+}
 
 bool parse_number(const char* s, unsigned lo, unsigned hi, unsigned& out) {
     char* end = nullptr;
@@ -76,6 +96,10 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
         } else if (arg == "--port") {
             const char* v = value();
             if (!v || !parse_number(v, 1, 65535, a.port)) return "--port needs a port number";
+        } else if (arg == "--survey" || arg == "--out") {
+            const char* v = value();
+            if (!v || !*v) return "missing file after " + std::string(arg);
+            (arg == "--survey" ? a.survey : a.out) = v;
         } else if (arg == "--helo") {
             const char* v = value();
             if (!v || !*v) return "missing name after --helo";
@@ -87,21 +111,24 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
             a.domains.emplace_back(arg);
         }
     }
-    if (a.domains.empty()) return "no domain given";
+    if (!a.survey.empty() && !a.domains.empty()) return "--survey FILE or DOMAIN..., not both";
+    if (!a.out.empty() && a.survey.empty()) return "--out is for --survey";
+    if (a.domains.empty() && a.survey.empty()) return "no domain given";
+    // A survey's default is lower: see kSurveyConcurrency (survey_command.hpp).
+    if (!a.concurrency) a.concurrency = a.survey.empty() ? 64 : kSurveyConcurrency;
     return {};
 }
 
-struct Run {
+// Prints the text reports in argument order as they become ready, and the progress line.
+struct Printer {
     const Args& args;
-    dane::Resolver& resolver;
-    const conf::PolicyConfig& policy;
-    asio::ssl::context& tls;
-    CheckOptions options;
     std::vector<std::optional<DomainReport>> reports;
-    std::size_t next = 0, done = 0, printed = 0;
+    std::size_t done = 0, printed = 0;
     bool progress = false;
 
-    void print_ready() {
+    void take(std::size_t i, DomainReport r) {
+        reports[i] = std::move(r);
+        ++done;
         while (!args.json && printed < reports.size() && reports[printed]) {
             if (progress) std::fputs("\r\033[K", stderr);
             std::fputs(render_text(*reports[printed]).c_str(), stdout);
@@ -110,30 +137,7 @@ struct Run {
         }
         if (progress) std::fprintf(stderr, "\rchecked %zu/%zu", done, reports.size());
     }
-
-    asio::awaitable<void> worker() {
-        std::random_device rd;
-        while (next < reports.size()) {
-            std::size_t i = next++;
-            reports[i] =
-                co_await check_domain(resolver, policy, tls, options, args.domains[i], rd());
-            ++done;
-            print_ready();
-        }
-    }
 };
-
-asio::awaitable<void> validate_then(dane::Resolver& resolver, Run& run, std::string& error) {
-    try {
-        co_await resolver.ensure_validating();
-    } catch (const dane::ResolverError& e) {
-        error = e.what();
-        co_return;
-    }
-    auto ex = co_await asio::this_coro::executor;
-    for (unsigned i = 0; i < run.args.concurrency && i < run.reports.size(); ++i)
-        asio::co_spawn(ex, run.worker(), asio::detached);
-}
 
 }  // namespace
 
@@ -170,20 +174,24 @@ int run_check(std::vector<std::string> argv) {
         std::fprintf(stderr, "dane-relay check: %s\n", e.what());
         return 2;
     }
-    Run run{args, *resolver, cfg.policy, tls.any, {}, {}};
-    tls.use_in(run.options);
-    run.options.helo_name = !args.helo.empty()             ? args.helo
-                            : !cfg.server.hostname.empty() ? cfg.server.hostname
-                                                           : "localhost";
-    run.options.port = static_cast<std::uint16_t>(args.port);
-    run.options.connect = args.connect;
+    CheckPool pool{*resolver, cfg.policy, tls.any, {}, args.concurrency, {}, {}, {}};
+    tls.use_in(pool.options);
+    pool.options.helo_name = !args.helo.empty()             ? args.helo
+                             : !cfg.server.hostname.empty() ? cfg.server.hostname
+                                                            : "localhost";
+    pool.options.port = static_cast<std::uint16_t>(args.port);
+    pool.options.connect = args.connect;
+    if (!args.survey.empty()) return run_survey(survey_args(args), io, pool);
+
+    Printer run{args, {}};
     run.reports.resize(args.domains.size());
     run.progress = !args.json && args.domains.size() > 1 && isatty(STDERR_FILENO);
-    std::string error;
-    asio::co_spawn(io, validate_then(*resolver, run, error), asio::detached);
+    pool.next = each_of(args.domains);
+    pool.done = [&](const CheckJob& job, DomainReport r) { run.take(job.index, std::move(r)); };
+    start_checks(io.get_executor(), pool);
     io.run();
-    if (!error.empty()) {
-        std::fprintf(stderr, "dane-relay check: %s\n", error.c_str());
+    if (!pool.error.empty()) {
+        std::fprintf(stderr, "dane-relay check: %s\n", pool.error.c_str());
         return 2;
     }
     if (run.progress) std::fputs("\r\033[K", stderr);

@@ -2,10 +2,7 @@
 // monitor_command.hpp); the judgement itself is relay/cli/monitor.hpp.
 #include "relay/cli/monitor_command.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
@@ -14,10 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <random>
 
 #include "dane/tlsa_make.hpp"
 #include "relay/cli/check.hpp"
+#include "relay/cli/check_pool.hpp"
 #include "relay/cli/monitor.hpp"
 #include "relay/cli/options.hpp"
 
@@ -162,33 +159,6 @@ int unknown(const Args& a, const std::string& why) {
     return 3;
 }
 
-struct Run {
-    dane::Resolver& resolver;
-    const conf::PolicyConfig& policy;
-    ProbeContexts& tls;
-    CheckOptions options;
-    std::vector<std::string> domains;
-    std::vector<DomainReport> reports;
-    std::string error;
-
-    asio::awaitable<void> one(std::size_t i) {
-        std::random_device rd;
-        reports[i] = co_await check_domain(resolver, policy, tls.any, options, domains[i], rd());
-    }
-
-    asio::awaitable<void> all() {
-        try {
-            co_await resolver.ensure_validating();
-        } catch (const dane::ResolverError& e) {
-            error = e.what();
-            co_return;
-        }
-        auto ex = co_await asio::this_coro::executor;
-        reports.resize(domains.size());
-        for (std::size_t i = 0; i < domains.size(); ++i) asio::co_spawn(ex, one(i), asio::detached);
-    }
-};
-
 int report(const Args& a, const MonitorOptions& mo, const std::vector<DomainReport>& reports) {
     std::vector<Judgement> js;
     for (const auto& r : reports) js.push_back(judge(r, mo));
@@ -241,17 +211,22 @@ int run_monitor(std::vector<std::string> argv) {
     } catch (const dane::ResolverError& e) {
         return unknown(a, e.what());
     }
-    Run run{*resolver, cfg.policy, tls, {}, a.domains, {}, {}};
-    run.options.helo_name = !a.helo.empty()                ? a.helo
-                            : !cfg.server.hostname.empty() ? cfg.server.hostname
-                                                           : "localhost";
-    run.options.port = static_cast<std::uint16_t>(a.port);
-    run.options.every_address = true;
-    tls.use_in(run.options);
-    asio::co_spawn(io, run.all(), asio::detached);
+    // Every domain at once: a plugin checks a few, and its run should not take longer.
+    CheckPool pool{*resolver, cfg.policy, tls.any, {}, 0, {}, {}, {}};
+    pool.concurrency = static_cast<unsigned>(a.domains.size());
+    pool.options.helo_name = !a.helo.empty()                ? a.helo
+                             : !cfg.server.hostname.empty() ? cfg.server.hostname
+                                                            : "localhost";
+    pool.options.port = static_cast<std::uint16_t>(a.port);
+    pool.options.every_address = true;
+    tls.use_in(pool.options);
+    std::vector<DomainReport> reports(a.domains.size());
+    pool.next = each_of(a.domains);
+    pool.done = [&](const CheckJob& job, DomainReport r) { reports[job.index] = std::move(r); };
+    start_checks(io.get_executor(), pool);
     io.run();
-    if (!run.error.empty()) return unknown(a, run.error);
-    return report(a, mo, run.reports);
+    if (!pool.error.empty()) return unknown(a, pool.error);
+    return report(a, mo, reports);
 }
 
 }  // namespace dr::relay

@@ -2,6 +2,7 @@
 // comes from dane/tlsa_make.hpp.
 #include "relay/cli/tlsa_command.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -16,15 +17,18 @@
 #include "dane/tlsa.hpp"
 #include "dane/tlsa_make.hpp"
 #include "relay/cli/options.hpp"
+#include "relay/cli/tlsa_connect.hpp"
 
 namespace dr::relay {
 namespace {
 
 constexpr const char* kUsage =
     "usage: dane-relay tlsa FILE [options]\n"
+    "       dane-relay tlsa --connect HOST [--port P] [options]\n"
     "\n"
     "Prints the TLSA record to publish for FILE, a PEM certificate, chain\n"
-    "(fullchain.pem, leaf first) or public/private key (RSA or EC), as a zone-file line:\n"
+    "(fullchain.pem, leaf first) or public/private key (RSA or EC), or for the chain a\n"
+    "live server presents after STARTTLS (--connect), as a zone-file line:\n"
     "  _25._tcp.mx.example.org. IN TLSA 3 1 1 <hex>\n"
     "The data is that of `ldns-dane create`. Nothing is looked up; no configuration\n"
     "file is read (-c is not accepted).\n"
@@ -44,14 +48,22 @@ constexpr const char* kUsage =
     "                 rollover pair to publish (current + next)\n"
     "  --json         one JSON object: owner, usage, selector, mtype, data (hex); with\n"
     "                 --next also \"records\", the list [current, next] with \"role\"\n"
-    "  (--connect HOST, the certificate of a live server, is not available yet)\n"
+    "  --connect HOST the chain of the SMTP server HOST (a name, looked up by the\n"
+    "                 system resolver, or an IP address), port --port, after STARTTLS;\n"
+    "                 nothing is verified. SNI and owner: --host, else HOST when it is\n"
+    "                 a name, else the leaf's name. --usage 2 publishes the issuer from\n"
+    "                 the presented chain\n"
+    "  --timeout S    with --connect: give up after S seconds (default 30)\n"
     "\n"
-    "exit status: 0 printed, 1 the input cannot make the record, 2 usage error\n";
+    "exit status: 0 printed, 1 the input cannot make the record, 2 usage error,\n"
+    "3 --connect got no chain (unresolvable, unreachable, timeout, no STARTTLS,\n"
+    "handshake failure, no certificate)\n";
 
 struct Args {
-    std::string file, next, host;
+    std::string file, next, host, connect;
     dane::TlsaParams params;
     unsigned port = 25;
+    unsigned timeout = 30;
     bool json = false;
 };
 
@@ -87,12 +99,19 @@ std::string take_value(std::string_view name, const std::string& v, Args& a) {
         a.host = v;
     } else if (name == "--next") {
         a.next = v;
+    } else if (name == "--connect") {
+        if (v.empty()) return "--connect needs a host";
+        a.connect = v;
+    } else if (name == "--timeout") {
+        if (!parse_number(v, 3600, a.timeout) || a.timeout == 0)
+            return "--timeout must be a number of seconds from 1 to 3600";
     }
     return "";
 }
 
 bool takes_value(std::string_view name) {
-    for (auto n : {"--usage", "--selector", "--mtype", "--ca", "--port", "--host", "--next"})
+    for (auto n : {"--usage", "--selector", "--mtype", "--ca", "--port", "--host", "--next",
+                   "--connect", "--timeout"})
         if (name == n) return true;
     return false;
 }
@@ -108,8 +127,6 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
         }
         if (arg == "--json" && !inline_value) {
             a.json = true;
-        } else if (arg == "--connect") {
-            return "--connect is not available yet: give the certificate file";
         } else if (takes_value(arg)) {
             if (!inline_value && i + 1 >= args.size()) return "missing value after " + arg;
             if (auto e = take_value(arg, inline_value ? value : args[++i], a); !e.empty()) return e;
@@ -121,7 +138,8 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
             return "one FILE only (unexpected '" + arg + "')";
         }
     }
-    return a.file.empty() ? "no FILE given" : "";
+    if (!a.connect.empty() && !a.file.empty()) return "FILE or --connect HOST, not both";
+    return a.file.empty() && a.connect.empty() ? "no FILE given" : "";
 }
 
 // The whole file (stdin for "-"), or nullopt with `error` set.
@@ -150,6 +168,18 @@ struct Made {
     std::string host;  // the leaf's name, "" when none
 };
 
+// Makes the record from PEM text read from `source`; nullopt after the message was printed.
+std::optional<Made> make_from_text(const std::string& source, const std::string& text,
+                                   const dane::TlsaParams& p) {
+    dane::PemMaterial pem = dane::read_pem(text);
+    dane::TlsaMade made = dane::make_tlsa(pem, p);
+    if (!made.error.empty()) {
+        std::cerr << "dane-relay tlsa: " << source << ": " << made.error << "\n";
+        return std::nullopt;
+    }
+    return Made{made.record, pem.first_dns_name};
+}
+
 // Reads `file` and makes its record; nullopt after the message was printed.
 std::optional<Made> make_from_file(const std::string& file, const dane::TlsaParams& p) {
     std::string error;
@@ -158,13 +188,29 @@ std::optional<Made> make_from_file(const std::string& file, const dane::TlsaPara
         std::cerr << "dane-relay tlsa: " << error << "\n";
         return std::nullopt;
     }
-    dane::PemMaterial pem = dane::read_pem(*text);
-    dane::TlsaMade made = dane::make_tlsa(pem, p);
-    if (!made.error.empty()) {
-        std::cerr << "dane-relay tlsa: " << file << ": " << made.error << "\n";
+    return make_from_text(file, *text, p);
+}
+
+// The chain of a live server (--connect); nullopt after the message was printed.
+std::optional<Made> make_from_server(const Args& a, bool& unreachable) {
+    ChainRequest req;
+    req.host = a.connect;
+    req.port = static_cast<std::uint16_t>(a.port);
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(a.connect, ec);
+    req.sni = !a.host.empty() ? a.host : ec ? a.connect : "";
+    req.timeout = std::chrono::seconds(a.timeout);
+    FetchedChain got = fetch_chain(req);
+    if (!got.error.empty()) {
+        std::cerr << "dane-relay tlsa: --connect " << a.connect << ":" << a.port << ": "
+                  << got.error << "\n";
+        unreachable = true;
         return std::nullopt;
     }
-    return Made{made.record, pem.first_dns_name};
+    auto made = make_from_text(got.peer, got.pem, a.params);
+    // The owner: --host, else the name connected to, else the leaf's name.
+    if (made && ec) made->host = a.connect;
+    return made;
 }
 
 // RFC 7672 §3.1.3: an SMTP client ignores usages 0 and 1; say so, but print what was asked.
@@ -213,8 +259,10 @@ int run_tlsa(std::vector<std::string> args) {
     }
     Args a;
     if (auto e = parse_args(args, a); !e.empty()) return usage_error(e);
-    auto current = make_from_file(a.file, a.params);
-    if (!current) return 1;
+    bool unreachable = false;
+    auto current =
+        a.connect.empty() ? make_from_file(a.file, a.params) : make_from_server(a, unreachable);
+    if (!current) return unreachable ? 3 : 1;
     std::vector<dane::TlsaRecord> records{current->record};
     if (!a.next.empty()) {
         auto next = make_from_file(a.next, a.params);
@@ -223,7 +271,7 @@ int run_tlsa(std::vector<std::string> args) {
     }
     std::string host = a.host.empty() ? current->host : a.host;
     if (host.empty())
-        return usage_error(a.file +
+        return usage_error((a.connect.empty() ? a.file : "the server's certificate") +
                            " names no host (a key, or no DNS subjectAltName): give --host");
     warn_if_unusable(records.front());
     print(a, dane::tlsa_owner(host, a.port), records);

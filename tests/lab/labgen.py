@@ -284,6 +284,7 @@ class Lab:
         self.pool = pool
         self.pending_tlsa = []
         self.bulk_tlsa = []  # (MX name, host whose TLSA records it copies)
+        self.bulk_bad_tlsa = []  # (MX name, host whose TLSA records it copies, hex flipped)
         self.bulk = None
         self.certs = Certs(os.path.join(state, "certs"), pool)
         self.dnsdir = os.path.join(state, "dns")
@@ -415,6 +416,10 @@ class Lab:
         for name, h in self.bulk_tlsa:
             for t in h.tlsa:
                 h.zone.add("_25._tcp." + name, "TLSA", t["text"])
+        for name, h in self.bulk_bad_tlsa:
+            for t in h.tlsa:
+                text = f"{t['usage']} {t['selector']} {t['mtype']} {flip_hex(t['data'])}"
+                h.zone.add("_25._tcp." + name, "TLSA", text)
         keys, lame = [k.result() for k in keys], [k.result() for k in lame]
         for z, (base, ds) in zip(signed, keys):
             z.key, z.ds = base, ds
@@ -688,6 +693,40 @@ def bulk_scenarios(L, n, nsinks=4):
               "sinks": [h.sink.name for h in hosts]}
 
 
+# The shapes of LAB_BULK_SHAPES=mixed, in turn: (shape, the survey category SPEC §11 gives it).
+BULK_SHAPES = [("dane-good", "dane-verified"), ("dane-good", "dane-verified"),
+               ("no-tlsa", "dnssec-no-dane"), ("dane-mismatch", "dane-failing"),
+               ("unsigned", "no-dnssec")]
+
+
+def bulk_mixed_scenarios(L, n, nsinks=4):
+    """Like bulk_scenarios, but domain i takes shape BULK_SHAPES[i % 5]: good DANE (3 1 1
+    matching), signed without TLSA (secure NODATA), TLSA that matches nothing (the served
+    record with its hex flipped), or an unsigned zone bulk-unsigned.test (no DNSSEC)."""
+    bulk_scenarios(L, 0, nsinks)
+    hosts = [L.hosts[f"mx{i}.bulk.test"] for i in range(1, nsinks + 1)]
+    signed, unsigned = L.zones[fqdn("bulk.test")], L.zone("bulk-unsigned.test", False)
+    width = max(4, len(str(n - 1)))
+    domains, shapes = [], {}
+    for i in range(n):
+        shape, category = BULK_SHAPES[i % len(BULK_SHAPES)]
+        z, zname = (unsigned, "bulk-unsigned.test") if shape == "unsigned" else (signed,
+                                                                                   "bulk.test")
+        d = f"d{i:0{width}d}.{zname}"
+        h = hosts[i % nsinks]
+        z.add(d, "MX", f"10 mx.{d}.")
+        z.add("mx." + d, "A", h.sink.ipv4)
+        z.add("mx." + d, "AAAA", h.sink.ipv6)
+        if shape == "dane-good":
+            L.bulk_tlsa.append(("mx." + d, h))
+        elif shape == "dane-mismatch":
+            L.bulk_bad_tlsa.append(("mx." + d, h))
+        domains.append(d)
+        shapes[d] = {"shape": shape, "category": category}
+    L.bulk.update({"count": n, "domains": domains, "shapes": shapes,
+                   "zones": ["bulk.test", "bulk-unsigned.test"]})
+
+
 # --- configuration files -------------------------------------------------------------------
 
 NSD_CONF = """server:
@@ -793,7 +832,9 @@ def generate(state, netns, bulk=0):
         L = Lab(state, pool)
         L.certs.make_ca()
         scenarios(L)
-        if bulk > 0:
+        if bulk > 0 and os.environ.get("LAB_BULK_SHAPES") == "mixed":
+            bulk_mixed_scenarios(L, bulk)
+        elif bulk > 0:
             bulk_scenarios(L, bulk)
         files = L.build_dns()
         conf = write_confs(L, files)
