@@ -54,7 +54,8 @@ Scheduler::Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver
       cfg_(std::move(cfg)),
       timer_(ex),
       idle_(ex),
-      connections_(ex, cfg_.connection_cache) {
+      connections_(ex, cfg_.connection_cache),
+      removals_(ex, spool) {
     connections_.set_demand([this](const std::string& domain) {
         auto it = due_.find(domain);
         return it != due_.end() && !it->second.empty();
@@ -548,7 +549,7 @@ asio::awaitable<void> Scheduler::finish(std::string id) {
         if (damaged)
             ec = co_await spool_.async_move_to_corrupt(id, asio::use_awaitable);
         else
-            ec = co_await spool_.async_remove(id, asio::use_awaitable, Spool::Sync::later);
+            ec = co_await removals_.remove(id);
         if (ec && ec != SpoolErrc::not_found && spool_.spool().get(id)) {
             // The unlink or rename failed: the message is still queued; try again later.
             log_.warning(Role::qmgr, id + ": cannot remove queue file: " + ec.message());

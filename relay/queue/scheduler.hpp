@@ -38,6 +38,7 @@
 #include "relay/queue/retry.hpp"
 #include "relay/queue/wait_list.hpp"
 #include "relay/spool/async_spool.hpp"
+#include "relay/spool/removal_group.hpp"
 
 namespace dr::relay {
 
@@ -151,6 +152,7 @@ class Scheduler {
     asio::steady_timer timer_;
     asio::steady_timer idle_;  // signalled when running_ drops to zero while draining
     ConnectionCache connections_;
+    RemovalGroups removals_;  // finished messages' unlinks, one pool job per group
     bool removal_sync_armed_ = false;
     std::size_t running_ = 0;
     bool stopping_ = false;

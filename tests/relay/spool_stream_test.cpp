@@ -1,7 +1,8 @@
 // Bodies streamed from the spool (relay/spool/body_source.hpp): pieces of the asked size that
 // add up to the body, the CRLF size announced as SIZE, a read(2) failing half-way, a body
 // damaged after its check (the CRC is known only at the end), and, against a real SMTP server
-// session, that a damaged body never gets the final "." (nothing is stored).
+// session, that a damaged body never gets the final "." (nothing is stored); and removals
+// asked together run as one group (relay/spool/removal_group.hpp).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 
 #include "relay/spool/async_spool.hpp"
 #include "relay/spool/body_source.hpp"
+#include "relay/spool/removal_group.hpp"
 #include "smtp/client_session.hpp"
 #include "smtp/dot_stuff.hpp"
 #include "smtp/server_session.hpp"
@@ -233,6 +235,37 @@ TEST_F(SpoolStream, CheckBodiesKeepsSmallCheckedBodiesUpToTheLimit) {
     auto p = run(io, drain(src));
     EXPECT_TRUE(p.ended);
     EXPECT_EQ(p.all, small);
+}
+
+// Removals asked in one turn of the loop run as one pool job; each caller gets its own
+// result; one asked while a group runs goes in the next group.
+TEST_F(SpoolStream, RemovalsAskedTogetherRunAsOneGroup) {
+    RemovalGroups groups(io.get_executor(), *async);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(commit(make_body(3)));
+    ids.push_back("0000000000ABCD");  // not queued
+    std::vector<std::future<std::error_code>> results;
+    for (const auto& id : ids)
+        results.push_back(asio::co_spawn(io, groups.remove(id), asio::use_future));
+    io.restart();
+    auto ready = [&] {
+        for (auto& f : results)
+            if (f.wait_for(0s) != std::future_status::ready) return false;
+        return true;
+    };
+    while (!ready()) io.run_one_for(1s);
+    for (std::size_t i = 0; i < 5; ++i) {
+        EXPECT_FALSE(results[i].get()) << i;
+        EXPECT_FALSE(std::filesystem::exists(file(ids[i])));
+        EXPECT_FALSE(spool->get(ids[i]));
+    }
+    EXPECT_EQ(results[5].get(), SpoolErrc::not_found);
+    EXPECT_EQ(groups.groups_run(), 1u);
+
+    auto late = commit(make_body(3));
+    EXPECT_FALSE(run(io, groups.remove(late)));
+    EXPECT_FALSE(std::filesystem::exists(file(late)));
+    EXPECT_EQ(groups.groups_run(), 2u);
 }
 
 // A sink that keeps what the server session stored.
