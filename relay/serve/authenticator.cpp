@@ -14,28 +14,29 @@ namespace dr::relay {
 
 namespace asio = boost::asio;
 
+// The jobs are named locals, not temporaries inside the co_await: GCC 12 destroys such
+// temporaries twice (a double free of the captures, seen here as heap corruption).
 asio::awaitable<LoadedUsers> Authenticator::load(std::string path) {
-    co_return co_await asio::co_spawn(
-        worker_,
-        [path]() -> asio::awaitable<LoadedUsers> {
-            auto file = conf::load_users(path);
-            LoadedUsers out;
-            for (const auto& e : file.errors) out.error += (out.error.empty() ? "" : "\n") + e;
-            if (file.ok()) out.table = std::make_shared<smtp::Passwords>(std::move(file.users));
-            co_return out;
-        },
-        asio::use_awaitable);
+    auto job = [path]() -> asio::awaitable<LoadedUsers> {
+        auto file = conf::load_users(path);
+        LoadedUsers out;
+        for (const auto& e : file.errors) out.error += (out.error.empty() ? "" : "\n") + e;
+        if (file.ok()) out.table = std::make_shared<smtp::Passwords>(std::move(file.users));
+        co_return out;
+    };
+    LoadedUsers out = co_await asio::co_spawn(worker_, job, asio::use_awaitable);
+    co_return out;
 }
 
 asio::awaitable<bool> Authenticator::check(std::shared_ptr<const smtp::Passwords> table,
                                            const smtp::ClientInfo& client,
                                            const smtp::AuthAttempt& attempt) {
     // Copies: the worker must not read the session's strings.
-    bool ok = co_await asio::co_spawn(
-        worker_,
-        [table, user = attempt.credentials.user, password = attempt.credentials.password]()
-            -> asio::awaitable<bool> { co_return table->check(user, password); },
-        asio::use_awaitable);
+    auto job = [table, user = attempt.credentials.user,
+                password = attempt.credentials.password]() -> asio::awaitable<bool> {
+        co_return table->check(user, password);
+    };
+    bool ok = co_await asio::co_spawn(worker_, job, asio::use_awaitable);
     if (ok) co_return true;
     // Postfix (smtpd_sasl_glue.c): "%s: SASL %s authentication failed: %s", the reason being
     // Cyrus SASL's text for a wrong password.

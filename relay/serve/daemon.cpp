@@ -76,6 +76,15 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
     return s;
 }
 
+template <class F>
+void for_each_line(std::string_view text, F f) {
+    while (!text.empty()) {
+        auto end = text.find('\n');
+        f(text.substr(0, end));
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    }
+}
+
 class Daemon {
   public:
     Daemon(LoadedConfig loaded, std::optional<Account> account, Logger& log)
@@ -120,8 +129,9 @@ class Daemon {
         return {};
     }
 
+    // One log line per line of `why` (the users file gives one per wrong line).
     int fail(const std::string& why) {
-        log_.fatal(Role::master, why);
+        for_each_line(why, [this](std::string_view l) { log_.fatal(Role::master, l); });
         std::cerr << "dane-relay serve: " << why << "\n";
         return 1;
     }
@@ -354,8 +364,10 @@ class Daemon {
         std::shared_ptr<const smtp::Passwords> users;
         if (fresh.error.empty()) fresh.error = co_await load_users(fresh.config, users);
         if (!fresh.error.empty()) {
-            log_.warning(Role::master,
-                         "configuration not reloaded, keeping the old one: " + fresh.error);
+            for_each_line(fresh.error, [this](std::string_view l) {
+                log_.warning(Role::master,
+                             "configuration not reloaded, keeping the old one: " + std::string(l));
+            });
             notify::ready("accepting mail; the last reload was refused (see the log)");
             co_return;
         }
