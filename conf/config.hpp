@@ -42,6 +42,9 @@ struct ServerConfig {
     std::chrono::seconds session_timeout{3600};
     unsigned max_unallowed_connections = 10;
     unsigned junk_command_limit = 100;
+    // SPEC §3: a file of "user:hash" lines (conf/users.hpp) who may AUTH PLAIN/LOGIN after
+    // STARTTLS and then relay from any address; "" (the default): no AUTH. Needs [tls].
+    std::string auth_users;
 
     static std::vector<Endpoint> default_listen();
     static std::vector<Cidr> default_allowed_clients();

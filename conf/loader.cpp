@@ -333,6 +333,7 @@ void read_server(Section& s, ServerConfig& out) {
     read_duration(s, "session_timeout", out.session_timeout, std::chrono::seconds(1));
     read_count(s, "max_unallowed_connections", out.max_unallowed_connections, 0, 100'000);
     read_count(s, "junk_command_limit", out.junk_command_limit, 0, 1'000'000);
+    read_optional_path(s, "auth_users", out.auth_users);
 }
 
 void read_spool(Section& s, SpoolConfig& out) {
@@ -511,6 +512,12 @@ Config read_document(const toml::table& doc, Reporter& reporter) {
     read_section(root, "metrics", cfg.metrics,
                  [&](Section& s, MetricsConfig& out) { read_metrics(s, out, cfg.server); });
     root.reject_unknown_keys();
+    // SPEC §3: AUTH only after STARTTLS, so a users file without a certificate is a mistake.
+    if (!cfg.server.auth_users.empty() && cfg.tls.cert.empty())
+        if (const auto* n = doc.at_path("server.auth_users").node())
+            reporter.add(n->source().begin,
+                         "server.auth_users: needs [tls] cert and key (AUTH is offered only "
+                         "after STARTTLS)");
     if (cfg.server.hostname.empty()) cfg.server.hostname = default_hostname();
     return cfg;
 }

@@ -256,15 +256,20 @@ awaitable<bool> ServerSession::on_auth(const Command& cmd) {
         reply(text);
         return !too_many_errors();
     };
-    if (!opt_.authenticate || !stream_.tls())
+    if (!opt_.authenticate || !opt_.tls)
         co_return refuse_with("503 5.5.1 Error: authentication not enabled");
+    // SPEC §3: passwords never travel in clear text (Postfix's wording).
+    if (!stream_.tls()) co_return refuse_with("530 5.7.0 Must issue a STARTTLS command first");
     if (!greeted_ || !client_.esmtp) co_return refuse_with("503 5.5.1 Error: send EHLO first");
     if (!client_.auth_user.empty()) co_return refuse_with("503 5.5.1 Error: already authenticated");
     if (tx_.active) co_return refuse_with("503 5.5.1 Error: MAIL transaction in progress");
     std::string_view arg = cmd.argument;
     auto space = arg.find(' ');
-    std::string_view mech = arg.substr(0, space);
-    auto prompts = auth_prompts(mech);
+    AuthAttempt attempt;
+    attempt.mechanism = std::string(arg.substr(0, space));
+    for (auto& ch : attempt.mechanism)
+        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+    auto prompts = auth_prompts(attempt.mechanism);
     if (!prompts) co_return refuse_with("504 5.5.4 Error: unsupported authentication mechanism");
     std::optional<std::string> initial;
     if (space != std::string_view::npos) initial = std::string(arg.substr(space + 1));
@@ -276,11 +281,24 @@ awaitable<bool> ServerSession::on_auth(const Command& cmd) {
         creds = parse_auth_plain((*answers)[0]);
     else if (!(*answers)[0].empty())
         creds = Credentials{(*answers)[0], (*answers)[1]};
-    if (!creds || !opt_.authenticate(creds->user, creds->password))
-        co_return refuse_with("535 5.7.8 Error: authentication failed");
-    client_.auth_user = creds->user;
+    if (creds) attempt.credentials = std::move(*creds);
+    // A malformed message is checked too (an empty user never matches): same cost, same log.
+    bool ok = co_await opt_.authenticate(client_, attempt);
+    if (!ok) co_return auth_failed();
+    client_.auth_user = attempt.credentials.user;
+    client_.auth_method = attempt.mechanism;
     reply("235 2.7.0 Authentication successful");
     co_return true;
+}
+
+// Postfix's 535 text (smtpd_sasl_glue.c, with Cyrus SASL's reason); past the limit, 421.
+bool ServerSession::auth_failed() {
+    if (++auth_failures_ > opt_.auth_failure_limit) {
+        reply("421 4.7.0 " + opt_.hostname + " Error: too many failed authentications");
+        return false;
+    }
+    reply("535 5.7.8 Error: authentication failed: authentication failure");
+    return !too_many_errors();
 }
 
 // The SASL exchange (RFC 4954 §4): one decoded answer per prompt, the first possibly from

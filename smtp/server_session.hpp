@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "smtp/auth.hpp"
 #include "smtp/command.hpp"
 #include "smtp/envelope.hpp"
 #include "smtp/line_stream.hpp"
@@ -30,7 +31,8 @@ struct ClientInfo {
     bool esmtp = false;  // EHLO, not HELO
     bool tls = false;
     std::string tls_version, tls_cipher;
-    std::string auth_user;  // empty: not authenticated
+    std::string auth_user;    // empty: not authenticated
+    std::string auth_method;  // "PLAIN" or "LOGIN" when authenticated
     // "SMTP", "ESMTP", "ESMTPS", "ESMTPSA" (RFC 3848) for a Received: header.
     std::string protocol() const;
 };
@@ -59,12 +61,27 @@ class MessageSink {
                                                            const Envelope& env) = 0;
 };
 
+// One AUTH attempt as the client sent it; the credentials are empty when its message was
+// malformed (it still gets checked, logged and counted like a wrong password).
+struct AuthAttempt {
+    std::string mechanism;  // upper case: "PLAIN", "LOGIN"
+    Credentials credentials;
+};
+
+// Checks a login (SPEC §3). A coroutine, so that the slow crypt(3) runs off the event loop;
+// logging a failure and any delay before its reply are the hook's job.
+using Authenticate = std::function<awaitable<bool>(const ClientInfo&, const AuthAttempt&)>;
+
 struct ServerOptions {
     std::string hostname = "localhost";
     std::string banner = "ESMTP dane-relay";
     boost::asio::ssl::context* tls = nullptr;  // STARTTLS is offered when set
-    // AUTH PLAIN/LOGIN is offered after STARTTLS when set (SPEC §3).
-    std::function<bool(std::string_view user, std::string_view password)> authenticate;
+    // AUTH PLAIN/LOGIN is offered after STARTTLS when set together with `tls` (SPEC §3);
+    // before STARTTLS, AUTH gets "530 5.7.0 Must issue a STARTTLS command first".
+    Authenticate authenticate;
+    // Failed AUTHs per connection answered "535"; the next failure gets "421 4.7.0" and the
+    // connection is closed.
+    std::size_t auth_failure_limit = 3;
     // May this client relay without authenticating? (SPEC §3: allowed_clients). Unset:
     // nobody may, so a forgotten hook can never make an open relay.
     std::function<bool(const ClientInfo&)> allowed;
@@ -114,6 +131,7 @@ class ServerSession {
     void on_helo(const Command& cmd);
     awaitable<bool> on_starttls();
     awaitable<bool> on_auth(const Command& cmd);
+    bool auth_failed();  // counts a failure, queues its reply; false: close
     awaitable<std::optional<std::vector<std::string>>> auth_exchange(
         const std::vector<std::string>& prompts, const std::optional<std::string>& initial);
     void on_mail(const Command& cmd);
@@ -129,6 +147,7 @@ class ServerSession {
     bool greeted_ = false;
     std::size_t errors_ = 0;
     std::size_t junk_ = 0;
+    std::size_t auth_failures_ = 0;  // this connection's, kept across STARTTLS
     std::chrono::steady_clock::time_point deadline_;
     std::string out_;    // replies not yet sent (RFC 2920: flushed when the batch is read)
     int last_code_ = 0;  // first digit of the last reply queued

@@ -24,6 +24,7 @@
 #include "relay/metrics/http_server.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/queue/scheduler.hpp"
+#include "relay/serve/authenticator.hpp"
 #include "relay/serve/inbound_sink.hpp"
 #include "relay/serve/listener.hpp"
 #include "relay/serve/notify.hpp"
@@ -75,6 +76,15 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
     return s;
 }
 
+template <class F>
+void for_each_line(std::string_view text, F f) {
+    while (!text.empty()) {
+        auto end = text.find('\n');
+        f(text.substr(0, end));
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    }
+}
+
 class Daemon {
   public:
     Daemon(LoadedConfig loaded, std::optional<Account> account, Logger& log)
@@ -85,6 +95,7 @@ class Daemon {
           log_(log),
           client_tls_(asio::ssl::context::tls_client),
           signals_(io_, SIGTERM, SIGINT, SIGHUP),
+          auth_(std::make_unique<Authenticator>(log)),
           inbound_work_(asio::make_work_guard(inbound_io_)) {}
 
     ~Daemon() { stop_inbound(); }
@@ -118,8 +129,9 @@ class Daemon {
         return {};
     }
 
+    // One log line per line of `why` (the users file gives one per wrong line).
     int fail(const std::string& why) {
-        log_.fatal(Role::master, why);
+        for_each_line(why, [this](std::string_view l) { log_.fatal(Role::master, l); });
         std::cerr << "dane-relay serve: " << why << "\n";
         return 1;
     }
@@ -129,6 +141,8 @@ class Daemon {
         // Root is dropped after binding and before the first DNS query: libunbound reads its
         // trust anchors then, as the unprivileged user, who also owns the spool.
         std::string err = drop_privileges();
+        // Read as the user that SIGHUP rereads it as, so that a start and a reload agree.
+        if (err.empty()) err = co_await load_users(cfg_, users_);
         if (err.empty()) err = co_await validate_resolver();
         for (Step step : {&Daemon::open_spool, &Daemon::start_queue, &Daemon::open_control,
                           &Daemon::start_listeners, &Daemon::start_metrics})
@@ -209,6 +223,31 @@ class Daemon {
         co_return std::string();
     }
 
+    // SPEC §3: the auth_users table into `out` (null when unset); an error text, or "".
+    asio::awaitable<std::string> load_users(const conf::Config& cfg,
+                                            std::shared_ptr<const smtp::Passwords>& out) {
+        out = nullptr;
+        if (cfg.server.auth_users.empty()) co_return std::string();
+        auto loaded = co_await auth_->load(cfg.server.auth_users);
+        if (!loaded.error.empty()) co_return loaded.error;
+        out = loaded.table;
+        if (server_tls_)
+            log_.info(Role::master, "AUTH PLAIN LOGIN after STARTTLS for " +
+                                        std::to_string(out->size()) + " user(s) of " +
+                                        cfg.server.auth_users);
+        else
+            log_.warning(Role::master, "[tls] is read at start only: AUTH needs a restart");
+        co_return std::string();
+    }
+
+    // The sessions' AUTH hook for a table; empty (no AUTH) without one.
+    smtp::Authenticate auth_hook(std::shared_ptr<const smtp::Passwords> table) {
+        if (!table) return {};
+        return [auth = auth_.get(), table](const smtp::ClientInfo& c, const smtp::AuthAttempt& a) {
+            return auth->check(table, c, a);
+        };
+    }
+
     // SPEC §3: bind first, then drop root.
     std::string drop_privileges() { return account_ ? switch_to(*account_) : std::string(); }
 
@@ -263,7 +302,8 @@ class Daemon {
                 asio::post(io_, [this, id] { scheduler_->enqueue(id); });
             },
             &metrics_);
-        auto settings = inbound_settings(cfg_, server_tls_ ? &*server_tls_ : nullptr);
+        auto settings =
+            inbound_settings(cfg_, server_tls_ ? &*server_tls_ : nullptr, auth_hook(users_));
         asio::post(inbound_io_, [this, settings] { listener_->start(settings, *sink_); });
         inbound_thread_ = std::thread([this] { inbound_io_.run(); });
         return {};
@@ -283,6 +323,7 @@ class Daemon {
         inbound_work_.reset();
         inbound_io_.stop();
         if (inbound_thread_.joinable()) inbound_thread_.join();
+        auth_->shutdown();  // after the sessions that await it
     }
 
     // ---- signals ----------------------------------------------------------------------------
@@ -291,8 +332,13 @@ class Daemon {
         signals_.async_wait([this](boost::system::error_code ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                reload();
-                wait_signal();
+                asio::co_spawn(
+                    io_,
+                    [this]() -> asio::awaitable<void> {
+                        co_await reload();
+                        wait_signal();
+                    },
+                    asio::detached);
                 return;
             }
             log_.info(Role::master, "terminating on signal " + std::to_string(sig));
@@ -310,18 +356,26 @@ class Daemon {
         io_.stop();
     }
 
-    void reload() {
+    // The configuration file and the auth_users file it names; a problem in either keeps the
+    // old ones.
+    asio::awaitable<void> reload() {
         notify::reloading();
         auto fresh = load_choice({file_, {}});
+        std::shared_ptr<const smtp::Passwords> users;
+        if (fresh.error.empty()) fresh.error = co_await load_users(fresh.config, users);
         if (!fresh.error.empty()) {
-            log_.warning(Role::master,
-                         "configuration not reloaded, keeping the old one: " + fresh.error);
+            for_each_line(fresh.error, [this](std::string_view l) {
+                log_.warning(Role::master,
+                             "configuration not reloaded, keeping the old one: " + std::string(l));
+            });
             notify::ready("accepting mail; the last reload was refused (see the log)");
-            return;
+            co_return;
         }
+        users_ = users;
         if (fresh.config.server.hostname.empty())
             fresh.config.server.hostname = cfg_.server.hostname;
-        auto settings = inbound_settings(fresh.config, server_tls_ ? &*server_tls_ : nullptr);
+        auto settings = inbound_settings(fresh.config, server_tls_ ? &*server_tls_ : nullptr,
+                                         auth_hook(users_));
         asio::post(inbound_io_, [this, settings] { listener_->reconfigure(settings); });
         scheduler_->reconfigure(scheduler_config(fresh.config));
         cfg_.policy = fresh.config.policy;
@@ -346,6 +400,8 @@ class Daemon {
     asio::ssl::context client_tls_;
     std::optional<asio::ssl::context> server_tls_;
     asio::signal_set signals_;
+    std::unique_ptr<Authenticator> auth_;           // its worker outlives the inbound loop's use
+    std::shared_ptr<const smtp::Passwords> users_;  // the auth_users table; null: no AUTH
     std::unique_ptr<Spool> spool_;
     std::unique_ptr<AsyncSpool> async_;
     std::unique_ptr<dane::Resolver> resolver_;

@@ -131,7 +131,15 @@ smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> SpoolSink::open(
         co_return nullptr;
     }
     auto& w = begun.writer;
-    log_.info(Role::smtpd, w->id() + ": client=" + client_name(client.peer));
+    // Postfix: "client=host[addr], sasl_method=PLAIN, sasl_username=user" once authenticated.
+    std::string line = w->id() + ": client=" + client_name(client.peer);
+    if (!client.auth_user.empty()) {
+        line += ", sasl_method=";
+        line += client.auth_method;
+        line += ", sasl_username=";
+        line += client.auth_user;
+    }
+    log_.info(Role::smtpd, line);
     // RFC 5321 §4.4: a relay prepends its trace header.
     std::string received = "Received: from " + (client.helo.empty() ? "unknown" : client.helo) +
                            " (" + client_name(client.peer) + ")\r\n\tby " + hostname_ +

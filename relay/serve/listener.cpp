@@ -16,7 +16,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 std::shared_ptr<InboundSettings> inbound_settings(const conf::Config& cfg,
-                                                  asio::ssl::context* server_tls) {
+                                                  asio::ssl::context* server_tls,
+                                                  smtp::Authenticate authenticate) {
     auto in = std::make_shared<InboundSettings>();
     in->allowed = cfg.server.allowed_clients;
     in->max_connections = cfg.server.max_connections;
@@ -25,6 +26,7 @@ std::shared_ptr<InboundSettings> inbound_settings(const conf::Config& cfg,
     auto& o = in->options;
     o.hostname = cfg.server.hostname;
     o.tls = server_tls;
+    if (server_tls) o.authenticate = std::move(authenticate);
     o.max_message_size = cfg.server.max_message_size;
     o.max_recipients = cfg.server.max_recipients;
     o.session_timeout = cfg.server.session_timeout;

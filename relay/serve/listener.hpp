@@ -37,9 +37,11 @@ struct InboundSettings {
     bool is_allowed(const boost::asio::ip::tcp::endpoint& peer) const;
 };
 
-// `server_tls` (may be null: no STARTTLS) must outlive the settings.
+// `server_tls` (may be null: no STARTTLS) must outlive the settings. AUTH is offered when
+// `authenticate` is set and so is `server_tls` (SPEC §3).
 std::shared_ptr<InboundSettings> inbound_settings(const conf::Config& cfg,
-                                                  boost::asio::ssl::context* server_tls);
+                                                  boost::asio::ssl::context* server_tls,
+                                                  smtp::Authenticate authenticate = {});
 
 class Listener {
   public:

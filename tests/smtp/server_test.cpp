@@ -127,8 +127,8 @@ class Server : public ::testing::Test {
         options.max_message_size = 20000;
         options.timeouts.cap(5s);
         options.allowed = [](const ClientInfo& c) { return c.peer.address().is_loopback(); };
-        options.authenticate = [](std::string_view u, std::string_view p) {
-            return u == "user" && p == "secret";
+        options.authenticate = [](const ClientInfo&, const AuthAttempt& a) -> awaitable<bool> {
+            co_return a.credentials.user == "user" && a.credentials.password == "secret";
         };
     }
 
@@ -246,9 +246,11 @@ TEST_F(Server, SwaksAuthOnlyAfterTls) {
     std::string out = swaks("-tls -a PLAIN -au user -ap secret", &rc);
     ASSERT_EQ(rc, 0) << tail(out);
     EXPECT_EQ(sink.last().client.auth_user, "user");
+    EXPECT_EQ(sink.last().client.auth_method, "PLAIN");
     EXPECT_EQ(sink.last().client.protocol(), "ESMTPSA");
     out = swaks("-tls -a LOGIN -au user -ap secret", &rc);
     ASSERT_EQ(rc, 0) << tail(out);
+    EXPECT_EQ(sink.last().client.auth_method, "LOGIN");
     out = swaks("-tls -a PLAIN -au user -ap wrong", &rc);
     EXPECT_NE(rc, 0);
     EXPECT_NE(out.find("535 5.7.8"), std::string::npos) << tail(out);
@@ -257,6 +259,76 @@ TEST_F(Server, SwaksAuthOnlyAfterTls) {
     EXPECT_NE(rc, 0);
     EXPECT_EQ(out.find("AUTH PLAIN"), std::string::npos) << tail(out);
     EXPECT_EQ(sink.count(), 2u);
+}
+
+// SPEC §3: before STARTTLS, AUTH is neither offered nor accepted (Postfix's 530 text).
+TEST_F(Server, AuthBeforeStarttlsGets530) {
+    options.allowed = [](const ClientInfo&) { return false; };
+    start();
+    Raw r(port());
+    r.line();
+    r.send("EHLO x\r\n");
+    std::string ehlo, l;
+    do ehlo += (l = r.line()) + "\n";
+    while (l.size() > 3 && l[3] == '-');
+    EXPECT_EQ(ehlo.find("AUTH"), std::string::npos) << ehlo;
+    EXPECT_NE(ehlo.find("STARTTLS"), std::string::npos) << ehlo;
+    r.send("AUTH PLAIN AHVzZXIAc2VjcmV0\r\n");
+    EXPECT_EQ(r.line(), "530 5.7.0 Must issue a STARTTLS command first");
+    r.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n");
+    EXPECT_EQ(r.line(), "250 2.1.0 Ok");
+    EXPECT_EQ(r.line(), "554 5.7.1 <b@example.org>: Relay access denied");
+}
+
+// Three failures get 535 (malformed messages count too); the fourth 421, and the connection
+// ends. The hook saw every attempt with its mechanism in upper case.
+TEST_F(Server, FourthAuthFailureCloses) {
+    std::vector<std::string> seen;
+    options.authenticate = [&seen](const ClientInfo&, const AuthAttempt& a) -> awaitable<bool> {
+        seen.push_back(a.mechanism + " " + a.credentials.user);
+        co_return false;
+    };
+    start();
+    Raw r(port());
+    r.line();
+    r.send("EHLO x\r\nSTARTTLS\r\n");
+    r.reply();
+    ASSERT_EQ(r.line(), "220 2.0.0 Ready to start TLS");
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    asio::ssl::stream<tcp::socket&> tls(r.socket(), ctx);
+    tls.handshake(asio::ssl::stream_base::client);
+    asio::streambuf buf;
+    auto line = [&] {
+        error_code ec;
+        asio::read_until(tls, buf, "\r\n", ec);
+        if (ec) return std::string("<closed>");
+        std::string l;
+        std::istream in(&buf);
+        std::getline(in, l);
+        return l.substr(0, l.size() - 1);
+    };
+    auto send = [&](const std::string& s) { asio::write(tls, asio::buffer(s)); };
+    send("EHLO x\r\n");
+    std::string ehlo, l;
+    do ehlo += (l = line()) + "\n";
+    while (l.size() > 3 && l[3] == '-');
+    EXPECT_NE(ehlo.find("250 AUTH PLAIN LOGIN"), std::string::npos) << ehlo;
+    const std::string fail = "535 5.7.8 Error: authentication failed: authentication failure";
+    send("AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n");  // \0user\0wrong
+    EXPECT_EQ(line(), fail);
+    send("auth login\r\n");
+    EXPECT_EQ(line(), "334 VXNlcm5hbWU6");
+    send("dXNlcg==\r\n");
+    EXPECT_EQ(line(), "334 UGFzc3dvcmQ6");
+    send("d3Jvbmc=\r\n");
+    EXPECT_EQ(line(), fail);
+    send("AUTH PLAIN bm9udWxz\r\n");  // "nonuls": not a PLAIN message
+    EXPECT_EQ(line(), fail);
+    send("AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n");
+    EXPECT_EQ(line(), "421 4.7.0 relay.test.example Error: too many failed authentications");
+    EXPECT_EQ(line(), "<closed>");
+    EXPECT_EQ(seen, (std::vector<std::string>{"PLAIN user", "LOGIN user", "PLAIN ", "PLAIN user"}));
+    EXPECT_EQ(last_counts(), "ehlo=2 starttls=1 auth=0/4 commands=3/7");
 }
 
 TEST_F(Server, RelayDeniedUnlessAuthenticated) {
