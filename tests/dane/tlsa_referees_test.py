@@ -181,7 +181,8 @@ class CommandLine(unittest.TestCase):
                                                                    "--ca", "3"], 1),
                                (["leaf.key"], 2), (["leaf.pem", "--usage", "4"], 2),
                                (["leaf.pem", "--bogus"], 2), ([], 2),
-                               (["--connect", HOST], 2), (["leaf.pem", "-c", "x.toml"], 2)):
+                               (["--connect", HOST, "leaf.pem"], 2), (["--connect"], 2),
+                               (["leaf.pem", "-c", "x.toml"], 2)):
                 with self.subTest(args=args):
                     self.assertEqual(self.status(d, *args)[0], want)
             rc, out = self.status(d, "chain.pem", "--json", "--next", "leaf.key", "--port", "465")
