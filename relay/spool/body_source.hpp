@@ -25,7 +25,7 @@ namespace dr::relay {
 
 inline constexpr std::size_t kBodyPiece = 256 * 1024;
 // check_bodies keeps bodies of at most one piece, up to this many octets per batch.
-inline constexpr std::size_t kKeptPerBatch = 1024 * 1024;
+inline constexpr std::size_t kKeptPerBatch = 256 * 1024;
 
 struct BodyFacts {
     std::uint64_t size = 0;       // octets in the queue file
