@@ -408,8 +408,8 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
         }
         wanted.emplace_back(id, std::move(rcpts));
     }
-    // The bodies' CRCs and SIZEs, in one pass on the spool's pool; the small ones are kept
-    // for sending, the others are streamed again when sent.
+    // The bodies' CRCs and SIZEs, in one job on the spool's pool; each is streamed again
+    // when sent.
     std::vector<std::string> ids;
     for (const auto& w : wanted) ids.push_back(w.first);
     auto checks = co_await check_bodies(spool_, std::move(ids));
@@ -425,10 +425,8 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             leave_active(id);
         } else {
             auto failure = std::make_shared<std::error_code>();
-            auto source = [this, id, check = checks[i],
-                           failure]() -> std::unique_ptr<smtp::MessageSource> {
-                if (check.kept) return std::make_unique<KeptBodySource>(check.kept, check.facts);
-                return std::make_unique<SpoolBodySource>(spool_, id, check.facts, failure);
+            auto source = [this, id, facts = checks[i].facts, failure] {
+                return std::make_unique<SpoolBodySource>(spool_, id, facts, failure);
             };
             batch.push_back({id, with_recipients(info->envelope, rcpts), {}, std::move(source)});
             infos.push_back(std::move(*info));

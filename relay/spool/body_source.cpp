@@ -23,34 +23,27 @@ std::uint64_t crlf_octets(std::string_view piece, bool& after_cr) {
 
 namespace {
 
-// Runs on the pool: one pass over the body, one piece in memory at a time; a body of at
-// most `keep` octets is kept whole once its CRC matched.
-BodyCheck scan(Spool& spool, const std::string& id, std::size_t piece, std::size_t keep = 0) {
+// Runs on the pool: one pass over the body, one piece in memory at a time.
+BodyCheck scan(Spool& spool, const std::string& id, std::size_t piece) {
     BodyCheck out;
     auto body = spool.open_body(id, out.ec);
     if (!body) return out;
     out.facts.size = body->size();
-    const bool keeping = body->size() <= keep;
-    std::string buf, kept;
+    std::string buf;
     bool after_cr = false;
     while (body->position() < body->size()) {
         if ((out.ec = body->read(piece, buf))) return out;
         out.facts.crlf_size += crlf_octets(buf, after_cr);
-        if (keeping) kept += buf;
     }
     out.ec = body->check();
-    if (!out.ec && keeping) out.kept = std::make_shared<const std::string>(std::move(kept));
     return out;
 }
 
-std::vector<BodyCheck> scan_all(Spool& spool, const std::vector<std::string>& ids, std::size_t keep,
+std::vector<BodyCheck> scan_all(Spool& spool, const std::vector<std::string>& ids,
                                 std::size_t piece) {
     std::vector<BodyCheck> out;
     out.reserve(ids.size());
-    for (const auto& id : ids) {
-        out.push_back(scan(spool, id, piece, std::min(keep, piece)));
-        if (out.back().kept) keep -= out.back().kept->size();
-    }
+    for (const auto& id : ids) out.push_back(scan(spool, id, piece));
     return out;
 }
 
@@ -63,19 +56,13 @@ smtp::awaitable<BodyCheck> check_body(AsyncSpool& spool, std::string id, std::si
 }
 
 smtp::awaitable<std::vector<BodyCheck>> check_bodies(AsyncSpool& spool,
-                                                     std::vector<std::string> ids, std::size_t keep,
+                                                     std::vector<std::string> ids,
                                                      std::size_t piece) {
-    auto job = [&spool, ids = std::move(ids), keep, piece] {  // named: see check_body
-        return scan_all(spool.spool(), ids, keep, piece);
+    auto job = [&spool, ids = std::move(ids), piece] {  // named: see check_body
+        return scan_all(spool.spool(), ids, piece);
     };
     co_return co_await spool.async_call<std::vector<BodyCheck>>(std::move(job),
                                                                 boost::asio::use_awaitable);
-}
-
-smtp::awaitable<std::optional<std::string_view>> KeptBodySource::next() {
-    if (sent_) co_return std::string_view();
-    sent_ = true;
-    co_return std::string_view(*body_);
 }
 
 struct SpoolBodySource::State {

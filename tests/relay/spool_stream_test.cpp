@@ -203,38 +203,24 @@ TEST_F(SpoolStream, MissingMessageIsNotFound) {
     EXPECT_EQ(run(io, check_body(*async, "0000000000ABCD")).ec, SpoolErrc::not_found);
 }
 
-// One pool job for a batch: each body checked as check_body does, the small ones kept (and
-// sent from memory), a big one, a damaged one and a missing one not; the kept ones stop at
-// the batch's limit.
-TEST_F(SpoolStream, CheckBodiesKeepsSmallCheckedBodiesUpToTheLimit) {
+// One pool job for a batch: each body checked as check_body does, a damaged one and a
+// missing one with their own errors, the others unaffected.
+TEST_F(SpoolStream, CheckBodiesChecksEachOfABatch) {
     const std::string small = make_body(10), big = make_body(2000);
-    const auto a = commit(small), b = commit(big), c = commit(small), d = commit(small),
-               e = commit(small);
+    const auto a = commit(small), b = commit(big), c = commit(small), d = commit(small);
     damage(c, 5);
-    const auto limit = 2 * small.size() + 1;                        // room for two small bodies
-    std::vector<std::string> ids{a, b, c, "0000000000ABCD", d, e};  // named: GCC 12 coroutines
-    auto checks = run(io, check_bodies(*async, std::move(ids), limit, small.size() + 1));
-    ASSERT_EQ(checks.size(), 6u);
-    ASSERT_FALSE(checks[0].ec);
-    ASSERT_TRUE(checks[0].kept);
-    EXPECT_EQ(*checks[0].kept, small);
+    std::vector<std::string> ids{a, b, c, "0000000000ABCD", d};  // named: GCC 12 coroutines
+    auto checks = run(io, check_bodies(*async, std::move(ids), 64 * 1024));
+    ASSERT_EQ(checks.size(), 5u);
+    EXPECT_FALSE(checks[0].ec);
+    EXPECT_EQ(checks[0].facts.size, small.size());
     EXPECT_EQ(checks[0].facts.crlf_size, smtp::crlf_size(small));
     EXPECT_FALSE(checks[1].ec);
-    EXPECT_FALSE(checks[1].kept);  // more than a piece: streamed
     EXPECT_EQ(checks[1].facts.crlf_size, smtp::crlf_size(big));
     EXPECT_EQ(checks[2].ec, SpoolErrc::corrupt);
-    EXPECT_FALSE(checks[2].kept);
     EXPECT_EQ(checks[3].ec, SpoolErrc::not_found);
-    ASSERT_TRUE(checks[4].kept);
-    EXPECT_FALSE(checks[5].ec);
-    EXPECT_FALSE(checks[5].kept);  // the limit is reached
-    EXPECT_EQ(checks[5].facts.size, small.size());
-
-    KeptBodySource src(checks[0].kept, checks[0].facts);
-    EXPECT_EQ(src.size(), smtp::crlf_size(small));
-    auto p = run(io, drain(src));
-    EXPECT_TRUE(p.ended);
-    EXPECT_EQ(p.all, small);
+    EXPECT_FALSE(checks[4].ec);
+    EXPECT_EQ(checks[4].facts.crlf_size, smtp::crlf_size(small));
 }
 
 // Removals asked in one turn of the loop run as one pool job; each caller gets its own
