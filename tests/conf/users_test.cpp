@@ -1,30 +1,22 @@
 // The auth_users file: good lines (hashes made here with crypt(3): yescrypt, sha512-crypt,
 // bcrypt), comments and blanks, and every refusal with its "file:line: reason"; the
 // [server] auth_users key and its need for [tls].
-#include <crypt.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
-#include <memory>
 #include <string>
 
 #include "conf/config.hpp"
 #include "conf/users.hpp"
+#include "tests/support/crypt_hash.hpp"
 
 using namespace dr::conf;
 
-namespace {
+using dr::test::make_hash;
 
-// A fresh crypt(3) hash of `password` with the method `prefix` ("$y$", "$6$", "$2b$").
-std::string make_hash(const char* prefix, const std::string& password) {
-    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-    if (!crypt_gensalt_rn(prefix, 0, nullptr, 0, setting, sizeof setting)) return "gensalt?";
-    auto data = std::make_unique<crypt_data>();
-    const char* out = crypt_rn(password.c_str(), setting, data.get(), sizeof *data);
-    return out ? out : "crypt?";
-}
+namespace {
 
 std::string first_error(std::string_view text) {
     auto f = parse_users(text, "users");

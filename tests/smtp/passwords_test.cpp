@@ -1,27 +1,15 @@
 // The AUTH verifier with real crypt(3) hashes made here (yescrypt, sha512-crypt), unknown
 // users, NUL bytes; and the per-address failure delays of AuthThrottle on a fake clock.
-#include <crypt.h>
 #include <gtest/gtest.h>
-
-#include <memory>
 
 #include "smtp/auth_throttle.hpp"
 #include "smtp/passwords.hpp"
+#include "tests/support/crypt_hash.hpp"
 
 using namespace dr::smtp;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string make_hash(const char* prefix, const std::string& password) {
-    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-    if (!crypt_gensalt_rn(prefix, 0, nullptr, 0, setting, sizeof setting)) return "gensalt?";
-    auto data = std::make_unique<crypt_data>();
-    const char* out = crypt_rn(password.c_str(), setting, data.get(), sizeof *data);
-    return out ? out : "crypt?";
-}
-
-}  // namespace
+using dr::test::make_hash;
 
 TEST(Passwords, YescryptAndSha512) {
     std::string y = make_hash("$y$", "correct horse"), six = make_hash("$6$", "battery staple");
