@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "relay/cli/options.hpp"
+#include "relay/cli/server_files.hpp"
 
 namespace dr::relay {
 
@@ -24,6 +25,10 @@ int run_config(std::vector<std::string> args) {
         std::cerr << loaded.error << "\n";
         return 1;
     }
+    // What serve reads next at start: a config that parses but names a bad file is not OK.
+    auto problems = named_file_problems(loaded.config);
+    for (const auto& p : problems) std::cerr << p << "\n";
+    if (!problems.empty()) return 1;
     std::cout << loaded.name() << ": OK\n";
     return 0;
 }

@@ -21,6 +21,7 @@
 #include "relay/cli/control.hpp"
 #include "relay/cli/options.hpp"
 #include "relay/cli/privileges.hpp"
+#include "relay/cli/server_files.hpp"
 #include "relay/metrics/http_server.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/queue/scheduler.hpp"
@@ -167,10 +168,7 @@ class Daemon {
     std::string server_tls() {
         if (cfg_.tls.cert.empty()) return {};
         server_tls_.emplace(asio::ssl::context::tls_server);
-        boost::system::error_code ec;
-        server_tls_->use_certificate_chain_file(cfg_.tls.cert, ec);
-        if (!ec) server_tls_->use_private_key_file(cfg_.tls.key, asio::ssl::context::pem, ec);
-        return ec ? "cannot load [tls] certificate or key: " + ec.message() : std::string();
+        return load_server_tls(*server_tls_, cfg_.tls);
     }
 
     std::string bind_listeners() {
