@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import subprocess
+import time
 import unittest
 
 import relaylab
@@ -135,6 +136,31 @@ class SendmailSender(unittest.TestCase):
             self.relay.wait_for(rf"dane-relay/smtp\[\d+\]: {queue_id}: "
                                 rf"to=<user@{re.escape(domain)}>")
         relaylab.check_scenario_outcomes(self, self.relay, self.lab, EXPECTED, "legacy@relay.test")
+
+    def test_relay_down_sendmail_queues_then_delivers(self):
+        # dane-relay stopped: the hop defers (it never bounces), the message stays in
+        # Sendmail's queue, and its next queue run hands it over.
+        self.relay.stop()
+        rcpt = "later@ee-good.test"  # not user@: the other test counts what the sinks got
+        p = self.sendmail("-Am", "-odi", "-f", "legacy@relay.test", rcpt,
+                          message="Subject: while dane-relay is down\n\nvia Sendmail\n")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        log = "\n".join(self.log_lines)
+        self.assertRegex(log, rf"to={rcpt}, .*mailer=relay, .*dsn=4\.4\.1, "
+                              r"stat=Deferred: Connection refused by \[127\.0\.0\.1\]")
+        self.assertNotEqual(os.listdir(os.path.join(self.dir, "mqueue")), [])
+        self.relay.start()
+        p = self.sendmail("-qf")  # one queue run, in the foreground
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        log = "\n".join(self.log_lines)
+        self.assertRegex(log, rf"to={rcpt}, .*mailer=relay, .*dsn=2\.0\.0, "
+                              r"stat=Sent \(Ok: queued as [0-9A-Z]+\)")
+        self.assertEqual(os.listdir(os.path.join(self.dir, "mqueue")), [], "nothing left queued")
+        self.relay.wait_for(rf"to=<{rcpt}>.*status=sent")
+        deadline = time.monotonic() + 30  # the sink records a connection when it closes
+        while not relaylab.received(self.lab, rcpt) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(len(relaylab.received(self.lab, rcpt)), 1)
 
 
 if __name__ == "__main__":
