@@ -137,6 +137,15 @@ class SendmailSender(unittest.TestCase):
                                 rf"to=<user@{re.escape(domain)}>")
         relaylab.check_scenario_outcomes(self, self.relay, self.lab, EXPECTED, "legacy@relay.test")
 
+    def test_only_mail_for_other_domains_goes_to_dane_relay(self):
+        # -bv: how Sendmail would route each address, without sending anything.
+        p = self.sendmail("-bv", "user@ee-good.test", f"root@{HOSTNAME}")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(sorted(p.stdout.splitlines()), sorted([
+            "user@ee-good.test... deliverable: mailer relay, host [127.0.0.1], "
+            "user user@ee-good.test",
+            f"root@{HOSTNAME}... deliverable: mailer local, user root"]), p.stdout)
+
     def test_relay_down_sendmail_queues_then_delivers(self):
         # dane-relay stopped: the hop defers (it never bounces), the message stays in
         # Sendmail's queue, and its next queue run hands it over.
