@@ -146,6 +146,28 @@ class SendmailSender(unittest.TestCase):
             "user user@ee-good.test",
             f"root@{HOSTNAME}... deliverable: mailer local, user root"]), p.stdout)
 
+    def test_starttls_to_a_relay_with_a_certificate(self):
+        # A dane-relay with [tls] (for remote MTAs' AUTH) offers STARTTLS on this hop too:
+        # Sendmail takes it, cannot verify the self-signed certificate, and sends anyway.
+        self.relay.stop()
+        cert, key = (os.path.join(self.relay.dir, n) for n in ("cert.pem", "key.pem"))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=relay.test", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=60)
+        self.relay.write_conf(extra=f'[tls]\ncert = "{cert}"\nkey = "{key}"\n')
+        self.relay.start()
+        rcpt = "tls@ee-good.test"
+        p = self.sendmail("-Am", "-odi", "-f", "legacy@relay.test", rcpt,
+                          message="Subject: over STARTTLS\n\nvia Sendmail\n")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        log = "\n".join(self.log_lines)
+        self.assertRegex(log, r"STARTTLS=client, relay=\[127\.0\.0\.1\], version=TLSv1\.[23], "
+                              r"verify=FAIL, ")
+        self.assertRegex(log, rf"to={rcpt}, .*mailer=relay, .*dsn=2\.0\.0, "
+                              r"stat=Sent \(Ok: queued as [0-9A-Z]+\)")
+        self.relay.wait_for(rf"to=<{rcpt}>.*status=sent")
+
     def test_relay_down_sendmail_queues_then_delivers(self):
         # dane-relay stopped: the hop defers (it never bounces), the message stays in
         # Sendmail's queue, and its next queue run hands it over.
