@@ -12,6 +12,7 @@ private /etc/resolv.conf (any stray lookup stays on loopback), and a private /de
 whose /dev/log is a socket of this test, so its syslog lines are read here."""
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -80,6 +81,22 @@ class SendmailSender(unittest.TestCase):
         self.syslog.setblocking(False)
         self.log_lines = []
         self.cf = self.build_cf()
+
+    def tearDown(self):
+        # Every Sendmail run was in the foreground: none of them is left (no daemon, no
+        # background queue runner) in this lab's network namespace. (By executable: a
+        # Sendmail daemon rewrites its command line.)
+        netns, left = os.readlink("/proc/self/ns/net"), []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if (os.readlink(f"/proc/{pid}/exe") == SENDMAIL and
+                        os.readlink(f"/proc/{pid}/ns/net") == netns):
+                    left.append(pid)
+            except OSError:
+                pass
+        for pid in left:  # ours (this namespace): ended, so that the next test starts clean
+            os.kill(int(pid), signal.SIGKILL)
+        self.assertEqual(left, [], "Sendmail processes left behind")
 
     def build_cf(self):
         with open(SNIPPET) as f:
