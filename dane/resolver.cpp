@@ -3,7 +3,6 @@
 #include <unbound.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -11,7 +10,6 @@
 #include <sstream>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -47,12 +45,6 @@ std::int64_t sig_expires(const ::ub_result* r, std::uint16_t type) {
     if (!e) return 0;
     auto now = static_cast<std::int64_t>(std::time(nullptr));
     return now + static_cast<std::int32_t>(*e - static_cast<std::uint32_t>(now));
-}
-
-bool is_loopback(const std::string& address) {
-    boost::system::error_code ec;
-    auto a = boost::asio::ip::make_address(address.substr(0, address.find('%')), ec);
-    return !ec && a.is_loopback();
 }
 
 void check(int err, const std::string& what) {
@@ -138,9 +130,6 @@ ub_ctx* Resolver::new_context(const conf::DnsConfig& cfg, Upstream how,
         for (const auto& ns : nameservers)
             check(ub_ctx_set_fwd(ctx, ns.c_str()),
                   "bad nameserver " + ns + " in " + cfg.resolv_conf);
-        if (std::any_of(nameservers.begin(), nameservers.end(), is_loopback))
-            // A local stub (systemd-resolved's 127.0.0.53): unbound skips loopback servers.
-            check(ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"), "libunbound option");
         if (how == Upstream::probe) {
             check(ub_ctx_set_option(ctx, "module-config:", "iterator"), "libunbound option");
             return ctx;
