@@ -10,6 +10,7 @@ to start, or (when only the names below the root are stripped) every delivery de
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,7 @@ class ForwarderLab(unittest.TestCase):
         for p in self.procs:
             p.terminate()
             p.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def path(self, name, text=None):
         p = os.path.join(self.dir, name)
@@ -195,7 +197,8 @@ class ForwarderLab(unittest.TestCase):
                 self.assertEqual(swaks(f"strip@{d}").returncode, 0)
             for d in domains:
                 line = relay.wait_for(rf"to=<strip@{re.escape(d)}>.*status=")
-                self.assertRegex(line, r"dsn=4\.\d+\.\d+, status=deferred", d)
+                # Postfix's code for a DNS lookup that failed (here: bogus, RFC 4035 §5.5).
+                self.assertIn("dsn=4.4.3, status=deferred", line, d)
         finally:
             self.assertEqual(relay.stop(), 0)
         for d in domains:
