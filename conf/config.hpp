@@ -103,6 +103,9 @@ struct DnsConfig {
     std::string unbound_conf;          // optional unbound.conf (private roots, tests)
     std::vector<Endpoint> forwarders;  // forward, still validate locally; port defaults to 53
     std::string trust_anchor_file;     // RFC 5011 managed root anchor
+    // Where to find forwarders when no forwarders are set and the root servers cannot be
+    // reached (networks that block outbound DNS); "" turns that fallback off.
+    std::string resolv_conf = "/etc/resolv.conf";
     std::chrono::milliseconds query_timeout{10'000};
     bool operator==(const DnsConfig&) const = default;
 };

@@ -391,6 +391,7 @@ void read_dns(Section& s, DnsConfig& out) {
     read_string_array(s, "forwarders", out.forwarders,
                       [](std::string_view v) { return parse_endpoint(v, 53); });
     read_optional_path(s, "trust_anchor_file", out.trust_anchor_file);
+    read_optional_path(s, "resolv_conf", out.resolv_conf);
     std::chrono::seconds timeout{};
     if (read_duration(s, "query_timeout", timeout, std::chrono::seconds(1)))
         out.query_timeout = timeout;

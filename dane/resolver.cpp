@@ -3,7 +3,11 @@
 #include <unbound.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -98,34 +102,69 @@ struct Resolver::Watcher {
 };
 
 Resolver::Resolver(asio::any_io_executor ex, const conf::DnsConfig& cfg)
-    : ex_(ex), timeout_(cfg.query_timeout) {
-    ctx_ = ub_ctx_create();
-    if (!ctx_) throw ResolverError("cannot create the libunbound context");
+    : Resolver(ex, cfg, Upstream::configured) {}
+
+Resolver::Resolver(asio::any_io_executor ex, const conf::DnsConfig& cfg, Upstream how)
+    : ex_(ex), cfg_(cfg), timeout_(cfg.query_timeout) {
+    use_context(new_context(cfg, how, {}));
+}
+
+// A libunbound context: the unbound.conf, then the upstream (the configured forwarders,
+// `nameservers`, or the root hints), then the trust anchors, except for the probe,
+// which does not validate: it only asks whether an answer comes back at all.
+ub_ctx* Resolver::new_context(const conf::DnsConfig& cfg, Upstream how,
+                              const std::vector<std::string>& nameservers) {
+    ub_ctx* ctx = ub_ctx_create();
+    if (!ctx) throw ResolverError("cannot create the libunbound context");
     try {
-        check(ub_ctx_async(ctx_, 1), "libunbound: cannot enable the resolver thread");
+        check(ub_ctx_async(ctx, 1), "libunbound: cannot enable the resolver thread");
         if (!cfg.unbound_conf.empty())
-            check(ub_ctx_config(ctx_, cfg.unbound_conf.c_str()),
+            check(ub_ctx_config(ctx, cfg.unbound_conf.c_str()),
                   "cannot load unbound config " + cfg.unbound_conf);
-        for (const auto& fwd : cfg.forwarders) {
-            // libunbound's syntax is "address@port".
-            auto spec = fwd.address.to_string() + "@" + std::to_string(fwd.port);
-            check(ub_ctx_set_fwd(ctx_, spec.c_str()), "bad DNS forwarder " + fwd.to_string());
+        if (how == Upstream::configured)
+            for (const auto& fwd : cfg.forwarders) {
+                // libunbound's syntax is "address@port".
+                auto spec = fwd.address.to_string() + "@" + std::to_string(fwd.port);
+                check(ub_ctx_set_fwd(ctx, spec.c_str()), "bad DNS forwarder " + fwd.to_string());
+            }
+        for (const auto& ns : nameservers)
+            check(ub_ctx_set_fwd(ctx, ns.c_str()),
+                  "bad nameserver " + ns + " in " + cfg.resolv_conf);
+        if (how == Upstream::probe) {
+            check(ub_ctx_set_option(ctx, "module-config:", "iterator"), "libunbound option");
+            return ctx;
         }
         if (!cfg.trust_anchor_file.empty())
-            check(ub_ctx_add_ta_autr(ctx_, cfg.trust_anchor_file.c_str()),
+            check(ub_ctx_add_ta_autr(ctx, cfg.trust_anchor_file.c_str()),
                   "cannot use trust anchor file " + cfg.trust_anchor_file);
         if (cfg.unbound_conf.empty() && cfg.trust_anchor_file.empty())
-            for (const char* ta : kRootAnchors) check(ub_ctx_add_ta(ctx_, ta), "root anchor");
+            for (const char* ta : kRootAnchors) check(ub_ctx_add_ta(ctx, ta), "root anchor");
+    } catch (...) {
+        ub_ctx_delete(ctx);
+        throw;
+    }
+    return ctx;
+}
+
+// Takes `fresh` in place of the current context (none of whose queries may be in flight).
+void Resolver::use_context(ub_ctx* fresh) {
+    watcher_.reset();
+    if (ctx_) ub_ctx_delete(ctx_);
+    ctx_ = fresh;
+    alive_ = std::make_shared<int>(0);  // a wait still queued on the old descriptor is void
+    watching_ = false;
+    try {
         watcher_ = std::make_unique<Watcher>(ex_, ub_fd(ctx_));
     } catch (...) {
         ub_ctx_delete(ctx_);
+        ctx_ = nullptr;
         throw;
     }
 }
 
 Resolver::~Resolver() {
     watcher_.reset();
-    ub_ctx_delete(ctx_);  // drops outstanding queries without calling back
+    if (ctx_) ub_ctx_delete(ctx_);  // drops outstanding queries without calling back
 }
 
 std::shared_ptr<Resolver::Query> Resolver::start(const std::string& name, RrType type) {
@@ -274,18 +313,86 @@ Resolver::Pending<TlsaRecord> Resolver::tlsa(const std::string& name) {
     return p;
 }
 
+namespace {
+
+bool answered(const Resolver::Query& q) {
+    return q.err == 0 && q.rcode == 0 && q.havedata;
+}
+
+// Why the root DNSKEY lookup `q` does not prove a validating resolver; `via` names the
+// upstream when it is not the root servers.
+[[noreturn]] void not_validating(const Resolver::Query& q, const std::string& via) {
+    if (!answered(q))
+        throw ResolverError("cannot look up the root DNSKEY RRset" + via + " (" +
+                            (q.err           ? ub_strerror(q.err)
+                             : q.rcode == -1 ? "timed out"
+                                             : "no answer") +
+                            "): check network access or [dns] settings");
+    throw ResolverError(
+        "the resolver cannot validate DNSSEC" + via + " (root DNSKEY is " +
+        (q.bogus ? "bogus: " + q.why_bogus : std::string("insecure: no trust anchor")) +
+        "); check the trust anchor and the system clock" +
+        (via.empty() ? "" : ", or whether the forwarders strip DNSSEC records"));
+}
+
+// The nameserver addresses of a resolv.conf(5) file, in file order.
+std::vector<std::string> nameservers_of(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ResolverError("cannot read " + path + ": " + std::strerror(errno));
+    std::vector<std::string> out;
+    std::string line, key, value;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        if (words >> key >> value && key == "nameserver") out.push_back(value);
+    }
+    if (out.empty()) throw ResolverError("no nameserver line in " + path);
+    return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+}  // namespace
+
 asio::awaitable<void> Resolver::ensure_validating() {
+    // With the fallback possible, an unvalidated probe asks the same question alongside:
+    // it tells "unreachable" (no answer at all) from "answered but not secure".
+    std::unique_ptr<Resolver> probe;
+    std::shared_ptr<Query> reach;
+    if (cfg_.forwarders.empty() && !cfg_.resolv_conf.empty()) {
+        probe.reset(new Resolver(ex_, cfg_, Upstream::probe));
+        reach = probe->start(".", RrType::dnskey);
+    }
     auto q = start(".", RrType::dnskey);
     co_await q->wait();
-    if (q->err != 0 || q->rcode != 0 || !q->havedata)
-        throw ResolverError("cannot look up the root DNSKEY RRset (" +
-                            std::string(q->err ? ub_strerror(q->err) : "no answer") +
-                            "): check network access or [dns] settings");
-    if (!q->secure)
-        throw ResolverError(
-            "the resolver cannot validate DNSSEC (root DNSKEY is " +
-            std::string(q->bogus ? "bogus: " + q->why_bogus : "insecure: no trust anchor") +
-            "); check the trust anchor and the system clock");
+    if (reach) co_await reach->wait();
+    if (q->secure && answered(*q)) {
+        std::vector<std::string> fwds;
+        for (const auto& f : cfg_.forwarders) fwds.push_back(f.to_string());
+        mode_ = fwds.empty()
+                    ? "full recursion from the root"
+                    : "forwarding to " + joined(fwds) + " ([dns] forwarders), validating locally";
+        co_return;
+    }
+    if (!reach || answered(*reach)) not_validating(*q, "");
+    co_await fall_back_to_resolv_conf();
+}
+
+// SPEC §7: the root servers cannot be reached; the resolv.conf nameservers may be. Their
+// answers go through the same validator and anchor, so a stripping forwarder fails here.
+asio::awaitable<void> Resolver::fall_back_to_resolv_conf() {
+    auto servers = nameservers_of(cfg_.resolv_conf);
+    use_context(new_context(cfg_, Upstream::resolv_conf, servers));
+    auto via = " through " + joined(servers) + " (from " + cfg_.resolv_conf +
+               ": the root servers did not answer)";
+    auto q = start(".", RrType::dnskey);
+    co_await q->wait();
+    if (!q->secure || !answered(*q)) not_validating(*q, via);
+    mode_ = "forwarding to " + joined(servers) + " (from " + cfg_.resolv_conf +
+            "), validating locally: the root servers did not answer";
 }
 
 }  // namespace dr::dane

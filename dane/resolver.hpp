@@ -1,6 +1,8 @@
 // The validating stub: libunbound driven from the Asio event loop
 // (ub_resolve_async; its ub_fd as an Asio descriptor; ub_process on readiness).
 // Entry points: Resolver::create, start() for raw queries, mx/addresses/tlsa.
+// ensure_validating() also picks the mode: full recursion, or, when the root
+// servers cannot be reached, forwarding to the resolv.conf nameservers (SPEC §7).
 // Failures are values (Lookup with Security::failure or ::bogus); only
 // start-up problems (bad config, no trust anchor) throw ResolverError.
 #pragma once
@@ -12,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "conf/config.hpp"
 #include "dane/dns.hpp"
@@ -59,8 +62,16 @@ class Resolver {
     Pending<TlsaRecord> tlsa(const std::string& name);
 
     // SPEC §7: a resolver that cannot validate is an error at start. Asks for
-    // the root DNSKEY RRset and throws ResolverError unless it is secure.
+    // the root DNSKEY RRset and throws ResolverError unless it is secure. With
+    // no forwarders configured and the root unreachable (an unvalidated lookup
+    // gets no answer either), it switches to forwarding to the nameservers of
+    // cfg.resolv_conf, keeps the trust anchor, and asks again. Call it once,
+    // before any other query.
     asio::awaitable<void> ensure_validating();
+
+    // The mode ensure_validating() settled on, for the start-up line: "full recursion
+    // from the root", "forwarding to 192.0.2.53 (from /etc/resolv.conf), validating locally".
+    const std::string& mode() const { return mode_; }
 
     std::size_t in_flight() const { return in_flight_; }
 
@@ -70,11 +81,19 @@ class Resolver {
     void observe(Observer o) { observer_ = std::move(o); }
 
   private:
+    enum class Upstream { configured, resolv_conf, probe };
+    Resolver(asio::any_io_executor ex, const conf::DnsConfig& cfg, Upstream how);
+    static ub_ctx* new_context(const conf::DnsConfig& cfg, Upstream how,
+                               const std::vector<std::string>& nameservers);
+    void use_context(ub_ctx* fresh);
+    asio::awaitable<void> fall_back_to_resolv_conf();
     std::shared_ptr<Query> start(const std::string& name, RrType type);
     void watch();
     static void on_result(void* arg, int err, ::ub_result* result);
 
     asio::any_io_executor ex_;
+    conf::DnsConfig cfg_;
+    std::string mode_;
     ub_ctx* ctx_ = nullptr;
     struct Watcher;
     std::unique_ptr<Watcher> watcher_;

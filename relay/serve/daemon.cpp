@@ -218,6 +218,7 @@ class Daemon {
         } catch (const dane::ResolverError& e) {
             co_return e.what();
         }
+        log_.info(Role::master, "resolver: " + resolver_->mode());
         co_return std::string();
     }
 

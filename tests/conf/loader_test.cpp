@@ -127,6 +127,7 @@ connection_reuse_time_limit = "1m"
 unbound_conf = "/etc/dane-relay/unbound.conf"
 forwarders = ["192.0.2.53", "[2001:db8::53]:5353"]
 trust_anchor_file = "/var/lib/dane-relay/root.key"
+resolv_conf = "/run/dane-relay/resolv.conf"
 query_timeout = "3s"
 [tls]
 cert = "/etc/dane-relay/cert.pem"
@@ -188,6 +189,7 @@ tls_feature_status = false
     EXPECT_EQ(c.dns.forwarders, (std::vector{parse_endpoint("192.0.2.53:53"),
                                              parse_endpoint("[2001:db8::53]:5353")}));
     EXPECT_EQ(c.dns.trust_anchor_file, "/var/lib/dane-relay/root.key");
+    EXPECT_EQ(c.dns.resolv_conf, "/run/dane-relay/resolv.conf");
     EXPECT_EQ(c.dns.query_timeout, std::chrono::milliseconds(3000));
     EXPECT_EQ(c.tls.cert, "/etc/dane-relay/cert.pem");
     EXPECT_EQ(c.tls.key, "/etc/dane-relay/key.pem");
@@ -319,6 +321,8 @@ TEST(Loader, BadValues) {
          "address"},
         {"[dns]\ntrust_anchor_file = \"root.key\"",
          "2:21: dns.trust_anchor_file: bad path \"root.key\": must be absolute (start with \"/\")"},
+        {"[dns]\nresolv_conf = \"resolv.conf\"",
+         "2:15: dns.resolv_conf: bad path \"resolv.conf\": must be absolute (start with \"/\")"},
         {"[dns]\nquery_timeout = \"0s\"", "2:17: dns.query_timeout: must be at least 1s"},
         {"[smtp]\nhelo_timeout = \"0s\"", "2:16: smtp.helo_timeout: must be at least 1s"},
         {"[smtp]\nline_length_limit = 100",
@@ -483,4 +487,10 @@ TEST(Loader, CommentsAndWhitespaceOnlyGiveTheDefaults) {
     expected.server.hostname = default_hostname();
     EXPECT_EQ(parse_config("# nothing\n\n   \n", "t.toml"), expected);
     EXPECT_EQ(parse_config("[server]\n[policy.domains]\n", "t.toml"), expected);
+}
+
+// SPEC §7: the forwarder fallback reads /etc/resolv.conf unless told another file or "".
+TEST(Loader, ResolvConfDefaultsToTheSystemsAndEmptyTurnsItOff) {
+    EXPECT_EQ(parse_config("", "t.toml").dns.resolv_conf, "/etc/resolv.conf");
+    EXPECT_EQ(parse_config("[dns]\nresolv_conf = \"\"\n", "t.toml").dns.resolv_conf, "");
 }
