@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "dane/tlsa.hpp"
+#include "relay/cli/renewal.hpp"
 #include "smtp/peer_name.hpp"
 
 namespace dr::relay {
@@ -211,15 +212,21 @@ struct Judge {
         }
     }
 
-    // --cert FILE: would the renewed certificate match what is published?
+    // --cert FILE: would a DANE sender accept the renewed chain from this host? OpenSSL's
+    // verification, as in a handshake, against all of the host's records (renewal.hpp).
     void renewal(const dane::HostResult& h) {
         if (!o.renewal) return;
-        for (const auto& t : h.plan.tlsa)
-            if (tlsa_matches(t, *o.renewal)) return;
+        auto v = judge_renewal(h.plan, *o.renewal, o.now);
+        if (v.accepted) return;
+        bool data_match = std::any_of(h.plan.tlsa.begin(), h.plan.tlsa.end(),
+                                      [&](const auto& t) { return tlsa_matches(t, *o.renewal); });
         add(Severity::warning, h.mx.name,
             "this renewal would break DANE for " + h.mx.name + ": " + o.renewal_name +
-                " matches none of its TLSA records (publish its record first: dane-relay tlsa " +
-                o.renewal_name + ")");
+                (data_match
+                     ? " matches a DANE-TA record, but its chain or name check fails (" + v.why +
+                           ")"
+                     : " matches none of its TLSA records (" + v.why +
+                           "; publish its record first: dane-relay tlsa " + o.renewal_name + ")"));
     }
 
     void host(std::size_t i) {

@@ -30,8 +30,8 @@ constexpr const char* kUsage =
     "(fullchain.pem, leaf first) or public/private key (RSA or EC), or for the chain a\n"
     "live server presents after STARTTLS (--connect), as a zone-file line:\n"
     "  _25._tcp.mx.example.org. IN TLSA 3 1 1 <hex>\n"
-    "The data is that of `ldns-dane create`. Nothing is looked up; no configuration\n"
-    "file is read (-c is not accepted).\n"
+    "The data is that of `ldns-dane create`. From a FILE nothing is looked up and no\n"
+    "configuration is read.\n"
     "\n"
     "options:\n"
     "  --usage U      0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE (default 3)\n"
@@ -47,20 +47,27 @@ constexpr const char* kUsage =
     "  --next FILE    also print the record of the next certificate or key, the\n"
     "                 rollover pair to publish (current + next)\n"
     "  --json         one JSON object: owner, usage, selector, mtype, data (hex); with\n"
-    "                 --next also \"records\", the list [current, next] with \"role\"\n"
-    "  --connect HOST the chain of the SMTP server HOST (a name, looked up by the\n"
-    "                 system resolver, or an IP address), port --port, after STARTTLS;\n"
-    "                 nothing is verified. SNI and owner: --host, else HOST when it is\n"
-    "                 a name, else the leaf's name. --usage 2 publishes the issuer from\n"
-    "                 the presented chain\n"
+    "                 --next also \"records\", the list [current, next] with \"role\";\n"
+    "                 with --connect to a name \"address_security\" (secure, insecure)\n"
+    "  --connect HOST the chain of the SMTP server HOST (a name, or an IP address that\n"
+    "                 is not looked up), port --port, after STARTTLS; nothing is\n"
+    "                 verified. A name is resolved by the validating resolver of the\n"
+    "                 [dns] settings, as `check` does, and stderr says whether its\n"
+    "                 addresses are DNSSEC-secure (bogus ones are refused). SNI and\n"
+    "                 owner: --host, else HOST when it is a name, else the leaf's name.\n"
+    "                 --usage 2 publishes the issuer from the presented chain\n"
+    "  -c FILE        with --connect: the configuration whose [dns] section is used\n"
+    "  --unbound-conf FILE  with --connect: unbound.conf for the resolver (overrides\n"
+    "                 [dns] unbound_conf)\n"
     "  --timeout S    with --connect: give up after S seconds (default 30)\n"
     "\n"
-    "exit status: 0 printed, 1 the input cannot make the record, 2 usage error,\n"
+    "exit status: 0 printed, 1 the input cannot make the record, 2 usage error or a\n"
+    "resolver that cannot validate,\n"
     "3 --connect got no chain (unresolvable, unreachable, timeout, no STARTTLS,\n"
     "handshake failure, no certificate)\n";
 
 struct Args {
-    std::string file, next, host, connect;
+    std::string file, next, host, connect, unbound_conf;
     dane::TlsaParams params;
     unsigned port = 25;
     unsigned timeout = 30;
@@ -102,6 +109,9 @@ std::string take_value(std::string_view name, const std::string& v, Args& a) {
     } else if (name == "--connect") {
         if (v.empty()) return "--connect needs a host";
         a.connect = v;
+    } else if (name == "--unbound-conf") {
+        if (v.empty()) return "--unbound-conf needs a file name";
+        a.unbound_conf = v;
     } else if (name == "--timeout") {
         if (!parse_number(v, 3600, a.timeout) || a.timeout == 0)
             return "--timeout must be a number of seconds from 1 to 3600";
@@ -111,7 +121,7 @@ std::string take_value(std::string_view name, const std::string& v, Args& a) {
 
 bool takes_value(std::string_view name) {
     for (auto n : {"--usage", "--selector", "--mtype", "--ca", "--port", "--host", "--next",
-                   "--connect", "--timeout"})
+                   "--connect", "--timeout", "--unbound-conf"})
         if (name == n) return true;
     return false;
 }
@@ -139,6 +149,7 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
         }
     }
     if (!a.connect.empty() && !a.file.empty()) return "FILE or --connect HOST, not both";
+    if (a.connect.empty() && !a.unbound_conf.empty()) return "--unbound-conf needs --connect";
     return a.file.empty() && a.connect.empty() ? "no FILE given" : "";
 }
 
@@ -165,7 +176,8 @@ std::optional<std::string> read_file(const std::string& name, std::string& error
 
 struct Made {
     dane::TlsaRecord record;
-    std::string host;  // the leaf's name, "" when none
+    std::string host;              // the leaf's name, "" when none
+    std::string address_security;  // --connect to a name: "secure" or "insecure"
 };
 
 // Makes the record from PEM text read from `source`; nullopt after the message was printed.
@@ -177,7 +189,7 @@ std::optional<Made> make_from_text(const std::string& source, const std::string&
         std::cerr << "dane-relay tlsa: " << source << ": " << made.error << "\n";
         return std::nullopt;
     }
-    return Made{made.record, pem.first_dns_name};
+    return Made{made.record, pem.first_dns_name, {}};
 }
 
 // Reads `file` and makes its record; nullopt after the message was printed.
@@ -192,7 +204,7 @@ std::optional<Made> make_from_file(const std::string& file, const dane::TlsaPara
 }
 
 // The chain of a live server (--connect); nullopt after the message was printed.
-std::optional<Made> make_from_server(const Args& a, bool& unreachable) {
+std::optional<Made> make_from_server(const Args& a, const conf::DnsConfig& dns, int& failed) {
     ChainRequest req;
     req.host = a.connect;
     req.port = static_cast<std::uint16_t>(a.port);
@@ -200,16 +212,25 @@ std::optional<Made> make_from_server(const Args& a, bool& unreachable) {
     boost::asio::ip::make_address(a.connect, ec);
     req.sni = !a.host.empty() ? a.host : ec ? a.connect : "";
     req.timeout = std::chrono::seconds(a.timeout);
+    req.dns = dns;
+    if (!a.unbound_conf.empty()) req.dns.unbound_conf = a.unbound_conf;
     FetchedChain got = fetch_chain(req);
     if (!got.error.empty()) {
         std::cerr << "dane-relay tlsa: --connect " << a.connect << ":" << a.port << ": "
                   << got.error << "\n";
-        unreachable = true;
+        failed = got.setup_error ? 2 : 3;
         return std::nullopt;
     }
+    if (got.address_security == "secure")
+        std::cerr << "dane-relay tlsa: " << got.peer << ": the address records are DNSSEC-secure\n";
+    else if (!got.address_security.empty())
+        std::cerr << "dane-relay tlsa: warning: " << got.peer
+                  << ": the address records are not DNSSEC-secure (insecure): DANE senders do "
+                     "not use TLSA records for this host (RFC 7672 §2.2)\n";
     auto made = make_from_text(got.peer, got.pem, a.params);
     // The owner: --host, else the name connected to, else the leaf's name.
     if (made && ec) made->host = a.connect;
+    if (made) made->address_security = got.address_security;
     return made;
 }
 
@@ -230,7 +251,8 @@ boost::json::object record_json(const char* first, const std::string& value,
             {"data", text.substr(text.rfind(' ') + 1)}};
 }
 
-void print(const Args& a, const std::string& owner, const std::vector<dane::TlsaRecord>& rs) {
+void print(const Args& a, const std::string& owner, const std::vector<dane::TlsaRecord>& rs,
+           const std::string& address_security) {
     if (!a.json) {
         for (const auto& r : rs) std::cout << owner << " IN TLSA " << r.to_string() << "\n";
         return;
@@ -242,6 +264,7 @@ void print(const Args& a, const std::string& owner, const std::vector<dane::Tlsa
             list.push_back(record_json("role", i == 0 ? "current" : "next", rs[i]));
         o["records"] = std::move(list);
     }
+    if (!address_security.empty()) o["address_security"] = address_security;
     std::cout << boost::json::serialize(o) << "\n";
 }
 
@@ -258,11 +281,23 @@ int run_tlsa(std::vector<std::string> args) {
         return 0;
     }
     Args a;
+    auto choice = take_config_option(args);
+    if (!choice.error.empty()) return usage_error(choice.error);
     if (auto e = parse_args(args, a); !e.empty()) return usage_error(e);
-    bool unreachable = false;
-    auto current =
-        a.connect.empty() ? make_from_file(a.file, a.params) : make_from_server(a, unreachable);
-    if (!current) return unreachable ? 3 : 1;
+    if (!choice.file.empty() && a.connect.empty()) return usage_error("-c needs --connect");
+    int failed = 1;
+    std::optional<Made> current;
+    if (a.connect.empty()) {
+        current = make_from_file(a.file, a.params);
+    } else {
+        auto loaded = load_choice(choice);  // only [dns] is used
+        if (!loaded.error.empty()) {
+            std::cerr << "dane-relay tlsa: " << loaded.error << "\n";
+            return 2;
+        }
+        current = make_from_server(a, loaded.config.dns, failed);
+    }
+    if (!current) return failed;
     std::vector<dane::TlsaRecord> records{current->record};
     if (!a.next.empty()) {
         auto next = make_from_file(a.next, a.params);
@@ -274,7 +309,7 @@ int run_tlsa(std::vector<std::string> args) {
         return usage_error((a.connect.empty() ? a.file : "the server's certificate") +
                            " names no host (a key, or no DNS subjectAltName): give --host");
     warn_if_unusable(records.front());
-    print(a, dane::tlsa_owner(host, a.port), records);
+    print(a, dane::tlsa_owner(host, a.port), records, current->address_security);
     return 0;
 }
 

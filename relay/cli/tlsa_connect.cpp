@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,7 +13,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
+#include <optional>
 
+#include "dane/resolver.hpp"
 #include "smtp/client_session.hpp"
 
 namespace dr::relay {
@@ -70,21 +73,71 @@ asio::awaitable<void> fetch_from(const ChainRequest& req, asio::ssl::context& tl
         out.error = out.peer + " sent no certificate (anonymous TLS)";
 }
 
-asio::awaitable<void> fetch(const ChainRequest& req, asio::ssl::context& tls, FetchedChain& out) {
-    auto deadline = std::chrono::steady_clock::now() + req.timeout;
-    auto ex = co_await asio::this_coro::executor;
-    tcp::resolver resolver(ex);
-    tcp::resolver::results_type results;
-    try {
-        results = co_await resolver.async_resolve(req.host, std::to_string(req.port),
-                                                  asio::use_awaitable);
-    } catch (const boost::system::system_error& e) {
-        out.error = "cannot resolve " + req.host + ": " + e.code().message();
-        co_return;
+tcp::endpoint endpoint_of(const dane::IpAddress& a, std::uint16_t port) {
+    if (a.family == dane::IpAddress::Family::v4) {
+        asio::ip::address_v4::bytes_type b;
+        std::copy_n(a.bytes.begin(), b.size(), b.begin());
+        return {asio::ip::address_v4(b), port};
     }
-    for (const auto& entry : results) {  // until one address gives a chain
+    return {asio::ip::address_v6(a.bytes), port};
+}
+
+// "A nxdomain (insecure)" for the error texts.
+std::string lookup_text(const char* type, const dane::Lookup<dane::IpAddress>& l) {
+    std::string s = std::string(type) + " " + dane::to_string(l.outcome) + " (" +
+                    dane::to_string(l.security) + (l.why.empty() ? "" : ": " + l.why) + ")";
+    return s;
+}
+
+// The addresses of req.host through the validating resolver, A first; empty with out.error
+// set when there are none. Bogus answers are refused, as a validating resolver refuses them.
+asio::awaitable<std::vector<tcp::endpoint>> resolve(const ChainRequest& req, dane::Resolver& r,
+                                                    FetchedChain& out) {
+    std::vector<tcp::endpoint> eps;
+    try {
+        co_await r.ensure_validating();
+    } catch (const dane::ResolverError& e) {
+        out.error = e.what();
+        out.setup_error = true;
+        co_return eps;
+    }
+    auto pa = r.a(req.host);
+    auto paaaa = r.aaaa(req.host);
+    auto a = co_await pa.get();
+    auto aaaa = co_await paaaa.get();
+    bool secure = true;
+    for (const auto* l : {&a, &aaaa}) {
+        if (l->security == dane::Security::bogus) {
+            out.error = "cannot resolve " + req.host + ": " +
+                        lookup_text(l == &a ? "A" : "AAAA", *l) + ": DNSSEC validation failed";
+            co_return std::vector<tcp::endpoint>{};
+        }
+        if (l->ok() && !l->secure()) secure = false;
+        for (const auto& addr : l->records) eps.push_back(endpoint_of(addr, req.port));
+    }
+    if (eps.empty())
+        out.error = "cannot resolve " + req.host + ": " + lookup_text("A", a) + ", " +
+                    lookup_text("AAAA", aaaa);
+    out.address_security = secure ? "secure" : "insecure";
+    co_return eps;
+}
+
+asio::awaitable<void> fetch(const ChainRequest& req, asio::ssl::context& tls,
+                            dane::Resolver* resolver, FetchedChain& out) {
+    auto deadline = std::chrono::steady_clock::now() + req.timeout;
+    boost::system::error_code ec;
+    auto literal = asio::ip::make_address(req.host, ec);
+    std::vector<tcp::endpoint> eps;
+    if (!ec)
+        eps.emplace_back(literal, req.port);
+    else
+        eps = co_await resolve(req, *resolver, out);
+    if (eps.empty()) co_return;
+    auto security = out.address_security;
+    for (const auto& ep : eps) {  // until one address gives a chain
         out = {};
-        co_await fetch_from(req, tls, entry.endpoint(), deadline, out);
+        out.address_security = security;
+        co_await fetch_from(req, tls, ep, deadline, out);
         if (out.error.empty() || std::chrono::steady_clock::now() >= deadline) co_return;
     }
 }
@@ -96,7 +149,20 @@ FetchedChain fetch_chain(const ChainRequest& req) {
     asio::io_context io;
     asio::ssl::context tls(asio::ssl::context::tls_client);
     tls.set_verify_mode(asio::ssl::verify_none);  // the record is made, not checked
-    asio::co_spawn(io, fetch(req, tls, out), asio::detached);
+    std::optional<dane::Resolver> resolver;
+    boost::system::error_code ec;
+    asio::ip::make_address(req.host, ec);
+    if (ec) {
+        try {
+            resolver.emplace(io.get_executor(), req.dns);
+        } catch (const dane::ResolverError& e) {
+            out.error = e.what();
+            out.setup_error = true;
+            return out;
+        }
+    }
+    dane::Resolver* r = resolver ? &*resolver : nullptr;
+    asio::co_spawn(io, fetch(req, tls, r, out), asio::detached);
     io.run();
     return out;
 }

@@ -184,6 +184,76 @@ class MonitorScenarios(unittest.TestCase):
         self.assertEqual(p.returncode, WARNING, p.stdout)
         self.assertIn("this renewal would break DANE for mx.ta-good.test", p.stdout)
 
+    def openssl(self, *args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    def leaf(self, stem, name, key=None, ca=None):
+        """A certificate named `name` made now (with `key`, or a new one), self-signed or issued
+        by `ca` (a (cert, key) pair); returns the certificate's path."""
+        crt = os.path.join(self.tmp, stem + ".crt")
+        keyargs = ["-key", key] if key else ["-newkey", "ec", "-pkeyopt",
+                                               "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                                               os.path.join(self.tmp, stem + ".key")]
+        issuer = ["-CA", ca[0], "-CAkey", ca[1]] if ca else []
+        self.openssl("req", "-x509", *keyargs, "-out", crt, "-days", "90", "-subj", f"/CN={name}",
+                     "-addext", f"subjectAltName=DNS:{name}",
+                     "-addext", "basicConstraints=critical,CA:FALSE", *issuer)
+        return crt
+
+    def chain(self, stem, *certs):
+        path = os.path.join(self.tmp, stem + ".pem")
+        with open(path, "w") as out:
+            for c in certs:
+                with open(c) as f:
+                    out.write(f.read())
+        return path
+
+    def other_ca(self):
+        crt, key = os.path.join(self.tmp, "other-ca.crt"), os.path.join(self.tmp, "other-ca.key")
+        if not os.path.exists(crt):
+            self.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                         "-nodes", "-keyout", key, "-out", crt, "-days", "90", "-subj",
+                         "/CN=another CA", "-addext", "basicConstraints=critical,CA:TRUE")
+        return crt, key
+
+    def assert_breaks(self, cert, domain, fragment):
+        p = monitor("--cert", cert, domain)
+        # SPEC §11: a renewal that would break DANE is a WARNING (it is not deployed yet).
+        self.assertEqual(p.returncode, WARNING, p.stdout)
+        self.assertIn(f"this renewal would break DANE for mx.{domain}: {cert}", p.stdout)
+        self.assertIn(fragment, p.stdout)
+
+    def test_renewal_judged_as_a_dane_sender_would(self):
+        sink = self.sink("mx.ee-good.test")
+        # Renewed with the same key (certbot --reuse-key): 3 1 1 still matches, and DANE-EE
+        # ignores names (RFC 7672 §3.1.1).
+        same = self.leaf("same-key", "renewed.example", key=sink["key"])
+        p = monitor("--cert", same, "ee-good.test")
+        self.assertEqual(p.returncode, OK, p.stdout)
+        # A new key: the published 3 1 1 no longer matches.
+        self.assert_breaks(self.leaf("new-key", "mx.ee-good.test"), "ee-good.test",
+                           "matches none of its TLSA records")
+        # DANE-TA 2 1 1 of the lab CA: a chain from another CA does not reach it.
+        ca = self.other_ca()
+        other = self.leaf("other-ca-leaf", "mx.ta-good.test", ca=ca)
+        self.assert_breaks(self.chain("other-ca-chain", other, ca[0]), "ta-good.test",
+                           "matches none of its TLSA records")
+        # The lab CA in the file does not help when it did not issue the leaf: the chain must
+        # link the leaf to the trust anchor (RFC 7671 §5.2.2).
+        lab_ca, lab_ca_key = self.lab["ca"]["cert"], self.lab["ca"]["key"]
+        self.assert_breaks(self.chain("unlinked", other, lab_ca), "ta-good.test",
+                           "chain or name check fails")
+        # Issued by the lab CA but named for another host: RFC 7672 §3.2.3 name check.
+        wrong = self.leaf("wrong-name", "wrong.example",
+                          ca=(lab_ca, lab_ca_key))
+        self.assert_breaks(self.chain("wrong-name-chain", wrong, lab_ca), "ta-good.test",
+                           "chain or name check fails (hostname mismatch)")
+        # The same, named right: accepted.
+        right = self.leaf("right-name", "mx.ta-good.test",
+                          ca=(lab_ca, lab_ca_key))
+        p = monitor("--cert", self.chain("right-chain", right, lab_ca), "ta-good.test")
+        self.assertEqual(p.returncode, OK, p.stdout)
+
     def bad_file(self, name, data):
         path = os.path.join(self.tmp, name)
         with open(path, "wb") as f:

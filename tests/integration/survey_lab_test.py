@@ -214,5 +214,50 @@ class Survey(unittest.TestCase):
         self.assertIn("No such file or directory", p.stderr)
 
 
+class Unreachable(unittest.TestCase):
+    """nobody-home.test (lab.json "unreachable"): a signed MX whose one host has a signed
+    address where nothing listens, and no TLSA. Not one of lab["domains"], so the tables
+    above and every sender test are unchanged."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.environ["LAB_JSON"]) as f:
+            cls.case = json.load(f)["unreachable"]
+        cls.domain = cls.case["domain"]
+
+    def run_relay(self, *args):
+        cmd = [BINARY, *args[:1], "--unbound-conf", os.environ["LAB_UNBOUND_CONF"], *args[1:]]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    def test_check_defers(self):
+        p = self.run_relay("check", "--json", self.domain)
+        # CHECK.md: exit 1 when delivery would be deferred; a refused connection is a
+        # temporary failure (4.x.x), as Postfix defers on it.
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        (report,) = json.loads(p.stdout)["domains"]
+        self.assertEqual(report["verdict"]["action"], "defer")
+        self.assertTrue(report["verdict"]["dsn"].startswith("4."), report["verdict"])
+        self.assertIn(self.case["ipv4"], p.stdout)
+
+    def test_survey_category(self):
+        with tempfile.TemporaryDirectory(prefix="survey.") as tmp:
+            path, out = os.path.join(tmp, "list.txt"), os.path.join(tmp, "out.jsonl")
+            write(path, [self.domain])
+            p = survey(path, "--json", out=out)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            (line,) = lines_of(out)
+        # No DANE required (secure NODATA for TLSA) and no host answered.
+        self.assertEqual(line["category"], "unreachable")
+        self.assertEqual(json.loads(p.stdout)["categories"]["unreachable"], 1)
+
+    def test_monitor_is_critical(self):
+        p = self.run_relay("monitor", self.domain)
+        # SPEC §11: CRITICAL when a DANE sender would defer or cannot authenticate now (here
+        # both: no TLSA, and no host accepts connections). Nagios CRITICAL is exit 2.
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertTrue(p.stdout.startswith("DANE CRITICAL - "), p.stdout)
+        self.assertIn("mx.nobody-home.test", p.stdout)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

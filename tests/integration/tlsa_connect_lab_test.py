@@ -4,7 +4,8 @@
 Runs inside the lab (tests/lab/lab run -- ...). The record made from the chain a live
 server presents after STARTTLS must equal the one made from the same certificate file
 (by us and by `ldns-dane create -c FILE`, the referee). Errors (refused, no route, no
-STARTTLS) are exit status 3 with a clear message, never a crash.
+STARTTLS) are exit status 3 with a clear message, never a crash. Names are resolved by
+the lab's validating resolver (--unbound-conf LAB_UNBOUND_CONF), never off the machine.
 """
 import json
 import os
@@ -133,9 +134,51 @@ class TlsaConnect(unittest.TestCase):
         self.assertRegex(err, r"time|Time")
         sys.stderr.write(err)
 
+    def lab_dns(self):
+        return ["--unbound-conf", os.environ["LAB_UNBOUND_CONF"]]
+
     def test_unresolvable(self):
-        err = self.failure("host.invalid")
+        err = self.failure("host.invalid", *self.lab_dns())
         self.assertIn("cannot resolve host.invalid", err)
+        # A name in a signed zone that does not exist: NXDOMAIN, proven secure.
+        err = self.failure("nothing.ee-good.test", *self.lab_dns())
+        self.assertIn("cannot resolve nothing.ee-good.test: A nxdomain (secure", err)
+
+    def test_a_name_is_resolved_by_the_validating_resolver(self):
+        h, _ = self.host("mx.ee-good.test")
+        p = run(BINARY, "tlsa", "--connect", "mx.ee-good.test", "--json", *self.lab_dns())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = json.loads(p.stdout)
+        self.assertEqual((got["owner"], got["data"]), ("_25._tcp.mx.ee-good.test.",
+                                                       h["spki_sha256"]))
+        self.assertEqual(got["address_security"], "secure")
+        self.assertIn("the address records are DNSSEC-secure", p.stderr)
+        # Its zone is unsigned: RFC 7672 §2.2, DANE senders do not use its TLSA records.
+        p = run(BINARY, "tlsa", "--connect", "mx.insecure-hosts.test", "--json", *self.lab_dns())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["address_security"], "insecure")
+        self.assertIn("warning: mx.insecure-hosts.test[", p.stderr)
+        self.assertIn("not DNSSEC-secure", p.stderr)
+
+    def test_the_resolver_settings_are_those_of_check(self):
+        # A resolver that cannot be set up is an error before any connection (exit 2)...
+        p = run(BINARY, "tlsa", "--connect", "mx.ee-good.test", "--unbound-conf",
+                "/nonexistent/unbound.conf")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("unbound", p.stderr)
+        self.assertEqual(p.stdout, "")
+        # ...and so is -c naming a configuration that does not load.
+        p = run(BINARY, "tlsa", "--connect", "mx.ee-good.test", "-c", "/nonexistent/relay.toml")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        # An IP literal is not looked up: no resolver, so its settings do not matter.
+        h, _ = self.host("mx.ee-good.test")
+        p = run(BINARY, "tlsa", "--connect", h["ipv4"][0], "--json", "--unbound-conf",
+                "/nonexistent/unbound.conf")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("address_security", json.loads(p.stdout))
+        # Resolver options belong to --connect.
+        p = run(BINARY, "tlsa", "x.pem", "--unbound-conf", os.environ["LAB_UNBOUND_CONF"])
+        self.assertEqual(p.returncode, 2, p.stderr)
 
     def test_bad_usage(self):
         for args in (["--connect"], ["--connect", ""], ["--connect", "x", "file.pem"],

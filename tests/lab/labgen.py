@@ -286,6 +286,7 @@ class Lab:
         self.bulk_tlsa = []  # (MX name, host whose TLSA records it copies)
         self.bulk_bad_tlsa = []  # (MX name, host whose TLSA records it copies, hex flipped)
         self.bulk = None
+        self.unreachable = None
         self.certs = Certs(os.path.join(state, "certs"), pool)
         self.dnsdir = os.path.join(state, "dns")
         self.sinkdir = os.path.join(state, "sinks")
@@ -665,6 +666,25 @@ def scenarios(L):
     L.mx("dual-key.test", 10, h)
     L.tlsa(h, 3, 1, 1, c, note="the ECDSA key; none for the RSA key")
 
+    unreachable_scenario(L)
+
+
+# An address in the lab netns where nothing listens: connections are refused at once.
+UNREACHABLE_ADDRESS = "127.0.3.1"
+
+
+def unreachable_scenario(L):
+    """nobody-home.test: signed MX 10 mx.nobody-home.test, whose signed A record is
+    UNREACHABLE_ADDRESS, and no TLSA (secure NODATA). Kept out of L.domains, in the test. zone
+    (no new zone, no new sink), so that no other scenario's list or numbers change; lab.json
+    names it under "unreachable"."""
+    t = L.zones[fqdn("test")]
+    t.add("nobody-home.test", "MX", "10 mx.nobody-home.test.")
+    t.add("mx.nobody-home.test", "A", UNREACHABLE_ADDRESS)
+    L.unreachable = {"domain": "nobody-home.test", "mx": "mx.nobody-home.test",
+                     "ipv4": UNREACHABLE_ADDRESS,
+                     "description": "signed; MX host's address has no listener; no TLSA"}
+
 
 def bulk_scenarios(L, n, nsinks=4):
     """n extra recipient domains dNNNN.bulk.test for scale tests: each has its own MX
@@ -823,6 +843,7 @@ def lab_json(L, netns, conf):
         "hosts": {n: h.summary() for n, h in L.hosts.items()},
         "sinks": {n: s.summary() for n, s in L.sinks.items()},
         "bulk": L.bulk,
+        "unreachable": L.unreachable,
     }
 
 
