@@ -115,7 +115,7 @@ class Manifests(unittest.TestCase):
         sc = self.pod["securityContext"]
         self.assertTrue(sc["runAsNonRoot"])
         self.assertEqual((sc["runAsUser"], sc["runAsGroup"]), (int(user[1]), int(user[2])))
-        self.assertEqual(self.conf["server"]["user"], "", "a non-root start cannot switch users")
+        self.assertEqual(self.conf["server"]["user"], "", "the pod starts as its user: nothing to drop")
         self.assertEqual(self.conf["log"]["target"], "stderr")
 
     def test_config_mount_holds_the_configmap(self):
