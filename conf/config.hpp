@@ -60,6 +60,9 @@ struct QueueConfig {
     std::chrono::seconds minimal_backoff{5 * 60};
     std::chrono::seconds maximal_backoff{60 * 60};
     std::chrono::seconds maximal_queue_lifetime{5 * 24 * 60 * 60};
+    // Postfix's delay_warning_time: a message still queued this long after arrival gets one
+    // delay notice (RFC 3464 "delayed") to its sender. 0 = never (the default, as Postfix).
+    std::chrono::seconds delay_warning_time{0};
     // SPEC §4 concurrency; Postfix: default_process_limit,
     // default_destination_concurrency_limit.
     unsigned concurrency = 100;

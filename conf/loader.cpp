@@ -346,6 +346,7 @@ void read_queue(Section& s, QueueConfig& out) {
     bool min_set = read_duration(s, "minimal_backoff", out.minimal_backoff, one);
     read_duration(s, "maximal_backoff", out.maximal_backoff, one);
     read_duration(s, "maximal_queue_lifetime", out.maximal_queue_lifetime, zero);
+    read_duration(s, "delay_warning_time", out.delay_warning_time, zero);
     read_count(s, "concurrency", out.concurrency, 1, 100'000);
     read_count(s, "destination_concurrency", out.destination_concurrency, 1, 100'000);
     read_count(s, "slow_concurrency", out.slow_concurrency, 1, 100'000);

@@ -486,9 +486,29 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             log_.info(Role::qmgr, id + ": from=<" + infos[m].envelope.sender +
                                       ">, status=expired, returned to sender");
         auto info = current(id);
-        if (info && info->done()) co_await finish(id);
+        if (info && info->done())
+            co_await finish(id);
+        else if (info)
+            co_await warn_if_delayed(*info);
     }
     arm_timer();
+}
+
+// Postfix's delay_warning_time, checked where Postfix's qmgr checks it: when an attempt of the
+// message ends with recipients left (so it costs nothing per timer tick, only per attempt).
+// One notice per message: its D mark (spool), and meanwhile delay_noticing_.
+asio::awaitable<void> Scheduler::warn_if_delayed(const MessageInfo& info) {
+    const auto warning_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(cfg_.queue.delay_warning_time);
+    if (!delay_notice_due(info, to_us(Clock::now()), warning_us.count())) co_return;
+    if (!delay_noticing_.insert(info.id).second) co_return;
+    const auto lifetime =
+        std::chrono::duration_cast<std::chrono::microseconds>(cfg_.queue.maximal_queue_lifetime);
+    const auto until = lifetime.count() > 0 ? info.envelope.arrival_us + lifetime.count() : 0;
+    auto notice = co_await queue_delay_notice(spool_, log_, cfg_.hostname, info, until);
+    if (notice.kind == NoticeResult::Kind::queued) enqueue(notice.id);
+    // Not queued: tried again after the next attempt. Not marked: kept here, not sent again.
+    if (notice.marked) delay_noticing_.erase(info.id);
 }
 
 // A body that cannot be read is never just dropped: a transient error (EMFILE, EIO, …) defers

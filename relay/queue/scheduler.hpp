@@ -5,14 +5,16 @@
 // retry.hpp (backoff, expiry) and the failure policy from trouble.hpp. A finished message with
 // bounced recipients gets its notice queued (notices.hpp) and marked in its journal before it
 // is removed; a notice that cannot be queued is tried again after minimal_backoff, and start()
-// queues the notices still owed. A status that cannot be written is kept in memory (the
-// recipient is not delivered again) and written again later; a body that cannot be read is
-// deferred (transient errno) or bounced and moved to corrupt/ (damage). Retries wait on steady
-// time; the spool stores wall-clock times. Entry points: Scheduler::start, enqueue, flush,
-// drain. Nothing is lost; a recipient is delivered at most twice (a crash before its status
-// write). At scale (a million queued messages): deferred messages wait in a WaitList (one
-// entry each, no envelope), at most `active_limit` recipients are due or in flight at once
-// (the rest wait, as Postfix's qmgr_message_active_limit), and every event costs O(log n).
+// queues the notices still owed. Delay notices (delay_warning_time) are checked when an attempt
+// of a message ends with recipients left, and marked in its journal (notices.hpp). A status that
+// cannot be written is kept in memory (the recipient is not delivered again) and written again
+// later; a body that cannot be read is deferred (transient errno) or bounced and moved to corrupt/
+// (damage). Retries wait on steady time; the spool stores wall-clock times. Entry points:
+// Scheduler::start, enqueue, flush, drain. Nothing is lost; a recipient is delivered at most twice
+// (a crash before its status write). At scale (a million queued messages): deferred messages wait
+// in a WaitList (one entry each, no envelope), at most `active_limit` recipients are due or in
+// flight at once (the rest wait, as Postfix's qmgr_message_active_limit), and every event costs
+// O(log n).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -109,6 +111,7 @@ class Scheduler {
     asio::awaitable<void> sync_removals();
     static constexpr std::chrono::milliseconds removal_sync_delay{100};
     asio::awaitable<bool> queue_notice_for(const MessageInfo& info, const std::string& content);
+    asio::awaitable<void> warn_if_delayed(const MessageInfo& info);
     void later(const std::string& id);
     asio::awaitable<void> retry_later(std::string id);
     asio::awaitable<void> deliver_batch(const std::string& domain,
@@ -147,6 +150,8 @@ class Scheduler {
     std::set<std::string> retrying_;      // messages with a retry_later() pending
     std::set<std::string> finishing_;     // messages in finish(), so one notice each
     std::set<std::string> sent_notices_;  // notices committed for messages not yet removed
+    // Delay notices being queued, or queued but not marked in the spool (so not sent again).
+    std::set<std::string> delay_noticing_;
     // Messages in the active queue (a recipient due or in flight) -> when they entered it.
     std::map<std::string, Clock::time_point> active_since_;
     asio::steady_timer timer_;

@@ -97,6 +97,16 @@ class AsyncSpool {
 
     // Completion signature void(std::error_code).
     template <typename Token>
+    auto async_mark_delay_notice(std::string id, std::string notice, Token&& token) {
+        return run<std::error_code>(
+            [this, id = std::move(id), n = std::move(notice)] {
+                return spool_.mark_delay_notice(id, n);
+            },
+            std::forward<Token>(token));
+    }
+
+    // Completion signature void(std::error_code).
+    template <typename Token>
     auto async_update(std::string id, std::vector<StatusUpdate> updates, Token&& token) {
         return run<std::error_code>(
             [this, id = std::move(id), u = std::move(updates)] { return spool_.update(id, u); },

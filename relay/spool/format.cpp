@@ -111,7 +111,7 @@ std::string encode_record(RecordType type, std::string_view payload) {
 std::optional<RecordHeader> parse_record_header(std::string_view b) {
     if (b.size() < kRecordHeaderSize) return std::nullopt;
     char t = b[0];
-    if (t != 'E' && t != 'B' && t != 'S' && t != 'H' && t != 'N') return std::nullopt;
+    if (t != 'E' && t != 'B' && t != 'S' && t != 'H' && t != 'N' && t != 'D') return std::nullopt;
     if (b[1] != ' ' || b[18] != ' ' || b[27] != '\n') return std::nullopt;
     auto len = b.substr(2, 16);
     auto crc = b.substr(19, 8);

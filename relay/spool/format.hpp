@@ -22,6 +22,7 @@ enum class RecordType : char {
     status = 'S',    // journal: recipient state changes, appended
     hold = 'H',      // journal: "hold" or "release", appended
     notice = 'N',    // journal: the bounce notice's queue ID, or "none"; appended
+    delay = 'D',     // journal: the delay notice's queue ID, or "none"; appended
 };
 
 // "T LLLLLLLLLLLLLLLL CCCCCCCC\n": type, payload length (16 hex digits), CRC-32 of the payload

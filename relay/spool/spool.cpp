@@ -237,9 +237,9 @@ bool apply_record(const RecordHeader& h, std::string_view payload, MessageInfo& 
         info.held = payload == "hold";
         return true;
     }
-    if (h.type == RecordType::notice) {
+    if (h.type == RecordType::notice || h.type == RecordType::delay) {
         if (payload != "none" && !is_valid_queue_id(payload)) return false;
-        info.notice = payload;
+        (h.type == RecordType::notice ? info.notice : info.delay_notice) = payload;
         return true;
     }
     if (h.type != RecordType::status) return false;
@@ -627,16 +627,24 @@ std::error_code Spool::update(std::string_view id, const std::vector<StatusUpdat
 }
 
 std::error_code Spool::mark_notice(std::string_view id, std::string_view notice) {
+    return mark(id, RecordType::notice, notice);
+}
+
+std::error_code Spool::mark_delay_notice(std::string_view id, std::string_view notice) {
+    return mark(id, RecordType::delay, notice);
+}
+
+std::error_code Spool::mark(std::string_view id, RecordType type, std::string_view notice) {
     auto key = QueueKey::from(id);
     if (!key) return SpoolErrc::not_found;
     std::lock_guard lock(stripe(*key));
     Entry* e = find(*key);
     if (!e) return SpoolErrc::not_found;
     std::string payload = notice.empty() ? "none" : std::string(notice);
-    if (auto ec = append(key->str(), *e, RecordType::notice, payload)) return ec;
+    if (auto ec = append(key->str(), *e, type, payload)) return ec;
     std::lock_guard cache_lock(cache_mu_);
     if (auto* info = cache_->peek(*key)) {
-        info->notice = std::move(payload);
+        (type == RecordType::notice ? info->notice : info->delay_notice) = std::move(payload);
         info->file_size = e->good_end;
     }
     return {};

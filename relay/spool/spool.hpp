@@ -154,6 +154,9 @@ class Spool {
     // Records that the bounce notice for this message is queued as `notice` (its queue ID),
     // or, with an empty `notice`, that its sender gets none. Durable when no error.
     std::error_code mark_notice(std::string_view id, std::string_view notice);
+    // Records that the delay notice for this message was queued as `notice`, or (empty) that
+    // its sender gets none (journal record D). Durable when no error.
+    std::error_code mark_delay_notice(std::string_view id, std::string_view notice);
     std::error_code hold(std::string_view id) { return set_held(id, true); }
     std::error_code release(std::string_view id) { return set_held(id, false); }
     // Deletes the message (admin delete, or after its last recipient is final). With
@@ -203,6 +206,7 @@ class Spool {
                            std::string_view payload);
     void undo_append(int fd, std::uint64_t good_end);
     std::error_code set_held(std::string_view id, bool held);
+    std::error_code mark(std::string_view id, RecordType type, std::string_view notice);
 
     SpoolOptions opt_;
     SpoolIo& io_;

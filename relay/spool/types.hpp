@@ -59,6 +59,9 @@ struct MessageInfo {
     // ID, or "none" when the sender gets none. Empty: none made yet. An ID that is not in the
     // queue after a restart means the commit did not happen (the scheduler checks).
     std::string notice;
+    // The delay notice (journal record D, written just after the notice's commit): its queue
+    // ID, or "none" when the sender gets none (null sender, NOTIFY). Empty: none sent yet.
+    std::string delay_notice;
     // True when every recipient is delivered or bounced.
     bool done() const;
     // True when a recipient bounced and its notice is not known to be queued: the message

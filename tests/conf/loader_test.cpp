@@ -100,6 +100,7 @@ dir = "/srv/spool"
 minimal_backoff = "30s"
 maximal_backoff = "2h"
 maximal_queue_lifetime = 0
+delay_warning_time = "4h"
 concurrency = 8
 destination_concurrency = 2
 slow_concurrency = 3
@@ -163,6 +164,7 @@ tls_feature_status = false
     EXPECT_EQ(c.queue.minimal_backoff, seconds(30));
     EXPECT_EQ(c.queue.maximal_backoff, seconds(7200));
     EXPECT_EQ(c.queue.maximal_queue_lifetime, seconds(0));
+    EXPECT_EQ(c.queue.delay_warning_time, seconds(4 * 3600));
     EXPECT_EQ(c.queue.concurrency, 8u);
     EXPECT_EQ(c.queue.destination_concurrency, 2u);
     EXPECT_EQ(c.server.session_timeout, seconds(600));
@@ -310,6 +312,14 @@ TEST(Loader, BadValues) {
         {"[queue]\nmaximal_queue_lifetime = -1",
          "2:26: queue.maximal_queue_lifetime: bad duration -1: must be 0..2147483647 seconds"},
         {"[queue]\nminimal_backoff = 0", "2:19: queue.minimal_backoff: must be at least 1s"},
+        {"[queue]\ndelay_warning_time = \"4\"",
+         "2:22: queue.delay_warning_time: bad duration \"4\": unit missing (s, m, h, d or w)"},
+        {"[queue]\ndelay_warning_time = -5",
+         "2:22: queue.delay_warning_time: bad duration -5: must be 0..2147483647 seconds"},
+        {"[queue]\ndelay_warning_time = \"3 days\"",
+         "2:22: queue.delay_warning_time: bad duration \"3 days\": unknown unit \" days\" (s, m, "
+         "h, "
+         "d or w)"},
         {"[queue]\nconcurrency = 0", "2:15: queue.concurrency: must be 1..100000, not 0"},
         {"[queue]\ndestination_concurrency = 0",
          "2:27: queue.destination_concurrency: must be 1..100000, not 0"},

@@ -180,6 +180,35 @@ TEST(Spool, NoticeMarkIsDurable) {
     EXPECT_EQ(spool->get(other)->notice, "none");
 }
 
+// The delay notice's mark (record D) survives a restart, is independent of the bounce mark,
+// and a file written before D existed (no D record) reads as "none sent yet".
+TEST(Spool, DelayNoticeMarkIsDurable) {
+    TempDir tmp;
+    std::string id, old;
+    {
+        auto spool = open_spool(tmp.path());
+        id = spool->commit(sample_envelope(), "body").id;
+        old = spool->commit(sample_envelope(), "body").id;
+        RcptState d;
+        d.status = RcptStatus::deferred;
+        ASSERT_FALSE(spool->update(id, {{0, d}}));
+        EXPECT_EQ(spool->get(id)->delay_notice, "");
+        ASSERT_FALSE(spool->mark_delay_notice(id, "ABCDEFGHIJ0123"));
+        EXPECT_EQ(spool->get(id)->delay_notice, "ABCDEFGHIJ0123");
+        ASSERT_FALSE(spool->update(id, {{1, d}}));  // the journal goes on after D
+        ASSERT_FALSE(spool->update(old, {{0, d}}));
+    }
+    auto spool = open_spool(tmp.path());
+    EXPECT_EQ(spool->recovery().torn_journals, 0u);
+    auto info = spool->get(id);
+    EXPECT_EQ(info->delay_notice, "ABCDEFGHIJ0123");
+    EXPECT_EQ(info->notice, "");
+    EXPECT_EQ(info->rcpts[1].status, RcptStatus::deferred);
+    EXPECT_EQ(spool->get(old)->delay_notice, "");
+    ASSERT_FALSE(spool->mark_delay_notice(old, ""));  // the sender gets none
+    EXPECT_EQ(spool->get(old)->delay_notice, "none");
+}
+
 // New mail is refused below min_free_bytes; the notices the relay owes may use that reserve.
 TEST(Spool, NoticesMayUseTheReserve) {
     TempDir tmp;
