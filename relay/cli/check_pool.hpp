@@ -1,11 +1,14 @@
 // The one loop that runs check_domain() over many domains, shared by `check`,
 // `check --survey` and `monitor`: first the resolver must prove it validates
 // DNSSEC, then at most `concurrency` domains are checked at once, each handed
-// to `done` as it finishes. Entry point: start_checks(). Everything runs on the
-// io_context's one thread: `next` and `done` are never called concurrently.
+// to `done` as it finishes. Entry point: start_checks(). The checks run on the
+// io_context's one thread; `next` and `done` run there too, unless the pool names a
+// thread pool for them (`next_on`, `done_on`: a survey's file reads and writes), and
+// each is never called concurrently with itself.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -30,6 +33,10 @@ struct CheckPool {
     std::function<void(const CheckJob&, DomainReport)> done;
     // Set when the resolver cannot validate DNSSEC: then nothing was checked.
     std::string error;
+    // Where next and done run when they block (on files): a pool of one thread each, so
+    // a stalled list never holds up the checks in flight or the lines they write.
+    asio::thread_pool* next_on = nullptr;
+    asio::thread_pool* done_on = nullptr;
 };
 
 // A CheckPool::next over `domains` in order, index = position; `domains` must outlive it.

@@ -1,11 +1,14 @@
-// See survey_command.hpp. The list and the output are local files read and written a
-// line at a time between checks (as `check` prints its reports on the loop's thread).
+// See survey_command.hpp. The checks run on the event loop; the list is read on one thread
+// and the output written on another (CheckPool::next_on / done_on), so that neither file
+// ever blocks the loop.
 #include "relay/cli/survey_command.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <chrono>
@@ -84,30 +87,34 @@ std::uint64_t count_todo(const std::string& path, const Seen& done) {
     return n;
 }
 
-struct Survey {
-    explicit Survey(const SurveyArgs& a) : args(a) {}
+// The list side, on its own thread (CheckPool::next_on): a list that stalls (a pipe, a
+// slow disk) holds up only the next domain, never the checks in flight or their lines.
+struct ListSide {
+    explicit ListSide(const SurveyArgs& a, const Seen& d) : args(a), done(d) {}
     const SurveyArgs& args;
-    SurveyTally tally;
-    Seen done, seen;  // from the earlier output; listed in this run
+    const Seen& done;  // from the earlier output, read only
+    Seen seen;         // listed in this run
     LineReader list;
-    std::FILE* out = stdout;
-    std::uint64_t line_number = 0, skipped = 0, todo = 0;
-    std::string stopped;  // why the survey stopped early
+    SurveyTally bad;  // bad lines and duplicates only
+    std::uint64_t line_number = 0, skipped = 0;
+    std::atomic<bool> output_failed{false};   // set by the output side: read no more
+    std::atomic<std::uint64_t> bad_shown{0};  // bad.bad_lines, for the progress line
+    std::string failed;                       // why the list could not be read
     bool tty = false;
-    Clock::time_point start = Clock::now(), shown{};
 
     static constexpr std::uint64_t kBadLinesShown = 10;
 
     void bad_line(std::string_view line, const std::string& why) {
-        tally.add_bad(line_number, line, why);
-        if (tally.bad_lines <= kBadLinesShown)
+        bad.add_bad(line_number, line, why);
+        bad_shown = bad.bad_lines;
+        if (bad.bad_lines <= kBadLinesShown)
             std::fprintf(stderr, "%sdane-relay check: %s:%llu: not a domain name: %s\n",
                          tty ? "\r\033[K" : "", args.file.c_str(),
                          static_cast<unsigned long long>(line_number), printable(why, 120).c_str());
     }
 
     std::optional<CheckJob> next() {
-        while (stopped.empty()) {
+        while (failed.empty() && !output_failed) {
             auto line = list.next();
             if (!line) break;
             ++line_number;
@@ -122,63 +129,97 @@ struct Survey {
             if (done.contains(k)) {
                 ++skipped;
             } else if (!seen.insert(k).second) {
-                ++tally.duplicates;
+                ++bad.duplicates;
             } else {
                 return CheckJob{line_number, std::move(l.domain)};
             }
         }
-        if (stopped.empty() && std::ferror(list.f)) stopped = errno_text(args.file);
+        if (failed.empty() && std::ferror(list.f)) failed = errno_text(args.file);
         return std::nullopt;
     }
+};
+
+// The output side, on its own thread (CheckPool::done_on): one line appended and flushed
+// per domain, then counted.
+struct OutputSide {
+    explicit OutputSide(const SurveyArgs& a, ListSide& l) : args(a), list(l) {}
+    const SurveyArgs& args;
+    ListSide& list;
+    SurveyTally tally;
+    std::FILE* out = stdout;
+    std::uint64_t todo = 0;
+    std::string failed;  // why the output could not be written
+    bool tty = false;
+    Clock::time_point start = Clock::now(), shown{};
 
     void done_one(DomainReport r) {
-        if (!stopped.empty()) return;  // the output failed: nothing more is counted
+        if (!failed.empty()) return;  // the output failed: nothing more is counted
         std::string line = survey_line(r);
         if (std::fwrite(line.data(), 1, line.size(), out) != line.size() || std::fflush(out) != 0) {
-            stopped = errno_text(args.out.empty() ? "stdout" : args.out);
+            failed = errno_text(args.out.empty() ? "stdout" : args.out);
+            list.output_failed = true;
             return;
         }
         tally.add(survey_category(r), delivered_level(r));
         ++tally.checked;
-        progress(false);
+        progress();
     }
 
     double elapsed() const { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
     // Redrawn at most 5 times a second, on a tty only.
-    void progress(bool force) {
-        if (!tty || (!force && Clock::now() - shown < std::chrono::milliseconds(200))) return;
+    void progress() {
+        if (!tty || Clock::now() - shown < std::chrono::milliseconds(200)) return;
         shown = Clock::now();
         std::fprintf(stderr, "\r\033[Kchecked %llu/%llu, %.0f domains/s, %llu bad lines",
                      static_cast<unsigned long long>(tally.checked),
                      static_cast<unsigned long long>(todo), tally.checked / elapsed(),
-                     static_cast<unsigned long long>(tally.bad_lines));
+                     static_cast<unsigned long long>(list.bad_shown.load()));
+    }
+};
+
+struct Survey {
+    explicit Survey(const SurveyArgs& a) : args(a), list(a, done), output(a, list) {}
+    const SurveyArgs& args;
+    Seen done;  // from the earlier output
+    ListSide list;
+    OutputSide output;
+
+    // After the checks: the list side's counts joined to the output side's tally.
+    SurveyTally& joined() {
+        SurveyTally& t = output.tally;
+        t.bad_lines = list.bad.bad_lines;
+        t.duplicates = list.bad.duplicates;
+        t.bad_examples = std::move(list.bad.bad_examples);
+        return t;
     }
 
-    void final_line() const {
-        double s = elapsed();
+    std::string stopped() const { return !list.failed.empty() ? list.failed : output.failed; }
+
+    void final_line(const SurveyTally& t) const {
+        double s = output.elapsed();
         std::fprintf(stderr,
                      "%sdane-relay check: survey of %s: %llu checked in %.1f s (%.0f domains/s), "
                      "%llu already in the output, %llu bad lines, %llu duplicates\n",
-                     tty ? "\r\033[K" : "", args.file.c_str(),
-                     static_cast<unsigned long long>(tally.checked), s,
-                     s > 0 ? tally.checked / s : 0.0, static_cast<unsigned long long>(skipped),
-                     static_cast<unsigned long long>(tally.bad_lines),
-                     static_cast<unsigned long long>(tally.duplicates));
+                     output.tty ? "\r\033[K" : "", args.file.c_str(),
+                     static_cast<unsigned long long>(t.checked), s, s > 0 ? t.checked / s : 0.0,
+                     static_cast<unsigned long long>(list.skipped),
+                     static_cast<unsigned long long>(t.bad_lines),
+                     static_cast<unsigned long long>(t.duplicates));
     }
 };
 
 // Opens the list and the output (resuming it); an error text or "".
 std::string open_files(Survey& s) {
-    s.list.f = std::fopen(s.args.file.c_str(), "rb");
-    if (!s.list.f) return errno_text(s.args.file);
+    s.list.list.f = std::fopen(s.args.file.c_str(), "rb");
+    if (!s.list.list.f) return errno_text(s.args.file);
     struct stat st {};
-    if (::fstat(::fileno(s.list.f), &st) == 0 && S_ISDIR(st.st_mode))
+    if (::fstat(::fileno(s.list.list.f), &st) == 0 && S_ISDIR(st.st_mode))
         return s.args.file + ": is a directory";
     if (s.args.out.empty()) return "";
-    if (auto e = resume(s.args.out, s.tally, s.done); !e.empty()) return e;
-    s.out = std::fopen(s.args.out.c_str(), "ab");
-    return s.out ? "" : errno_text(s.args.out);
+    if (auto e = resume(s.args.out, s.output.tally, s.done); !e.empty()) return e;
+    s.output.out = std::fopen(s.args.out.c_str(), "ab");
+    return s.output.out ? "" : errno_text(s.args.out);
 }
 
 }  // namespace
@@ -189,25 +230,31 @@ int run_survey(const SurveyArgs& args, boost::asio::io_context& io, CheckPool& p
         std::fprintf(stderr, "dane-relay check: %s\n", e.c_str());
         return 2;
     }
-    s.tty = ::isatty(STDERR_FILENO);
-    if (s.tty) s.todo = count_todo(args.file, s.done);
-    pool.next = [&s] { return s.next(); };
-    pool.done = [&s](const CheckJob&, DomainReport r) { s.done_one(std::move(r)); };
+    s.list.tty = s.output.tty = ::isatty(STDERR_FILENO);
+    if (s.output.tty) s.output.todo = count_todo(args.file, s.done);
+    boost::asio::thread_pool reads(1), writes(1);
+    pool.next = [&s] { return s.list.next(); };
+    pool.done = [&s](const CheckJob&, DomainReport r) { s.output.done_one(std::move(r)); };
+    pool.next_on = &reads;
+    pool.done_on = &writes;
     start_checks(io.get_executor(), pool);
     io.run();
-    if (s.out != stdout) std::fclose(s.out);
+    reads.join();
+    writes.join();
+    if (s.output.out != stdout) std::fclose(s.output.out);
     if (!pool.error.empty()) {
         std::fprintf(stderr, "dane-relay check: %s\n", pool.error.c_str());
         return 2;
     }
-    s.final_line();
+    SurveyTally& tally = s.joined();
+    s.final_line(tally);
     std::FILE* tally_to = args.out.empty() ? stderr : stdout;
     if (args.json)
-        std::fprintf(tally_to, "%s\n", boost::json::serialize(tally_json(s.tally)).c_str());
+        std::fprintf(tally_to, "%s\n", boost::json::serialize(tally_json(tally)).c_str());
     else
-        std::fputs(render_tally(s.tally).c_str(), tally_to);
-    if (!s.stopped.empty()) {
-        std::fprintf(stderr, "dane-relay check: survey stopped: %s\n", s.stopped.c_str());
+        std::fputs(render_tally(tally).c_str(), tally_to);
+    if (auto why = s.stopped(); !why.empty()) {
+        std::fprintf(stderr, "dane-relay check: survey stopped: %s\n", why.c_str());
         return 1;
     }
     return 0;

@@ -6,9 +6,6 @@
 // asio::use_awaitable). Results are values (CommitResult, std::error_code), never exceptions.
 #pragma once
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
@@ -16,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "relay/spool/off_loop.hpp"
 #include "relay/spool/spool.hpp"
 
 namespace dr::relay {
@@ -161,24 +159,9 @@ class AsyncSpool {
     }
 
   private:
-    // Runs fn on the pool, then posts its result to the handler's associated executor.
     template <typename Result, typename Fn, typename Token>
     auto run(Fn fn, Token&& token) {
-        namespace asio = boost::asio;
-        return asio::async_initiate<Token, void(Result)>(
-            [this](auto handler, Fn fn) {
-                auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-                asio::post(pool_, [fn = std::move(fn), handler = std::move(handler),
-                                   work = std::move(work)]() mutable {
-                    Result result = fn();
-                    auto ex = work.get_executor();
-                    asio::post(
-                        ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-                            std::move(handler)(std::move(result));
-                        });
-                });
-            },
-            token, std::move(fn));
+        return off_loop<Result>(pool_, std::move(fn), std::forward<Token>(token));
     }
 
     Spool& spool_;

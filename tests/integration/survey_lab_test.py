@@ -184,6 +184,39 @@ class Survey(unittest.TestCase):
         self.assertEqual(tally["domains"], len(EXPECTED))
         self.assertEqual({l["domain"]: l["category"] for l in lines}, EXPECTED)
 
+    def test_a_stalled_list_stalls_no_check(self):
+        # The list is a pipe whose writer sends three domains and then waits: the checks of
+        # those three must still finish and be written (SPEC §11: the list and the output
+        # are read and written off the event loop, so a blocked read holds up nothing else).
+        fifo = os.path.join(self.tmp.name, "list.fifo")
+        os.mkfifo(fifo)
+        out = os.path.join(self.tmp.name, "fifo.jsonl")
+        three = ["ee-good.test", "no-tlsa.test", "null-mx.test"]
+        cmd = [BINARY, "check", "--unbound-conf", os.environ["LAB_UNBOUND_CONF"], "--survey",
+               fifo, "--out", out, "--json"]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with open(fifo, "w") as w:  # opens once the survey has opened its end
+                w.write("\n".join(three) + "\n")
+                w.flush()
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and p.poll() is None:
+                    if os.path.exists(out) and count_lines(out) == len(three):
+                        break
+                    time.sleep(0.05)
+                self.assertIsNone(p.poll(), "the survey ended with the list still open")
+                self.assertEqual(count_lines(out), len(three), "checks stalled with the list")
+                w.write("ta-good.test\n")
+            stdout, stderr = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, stderr)
+        self.assertEqual(json.loads(stdout)["checked"], 4)
+        self.assertEqual({l["domain"]: l["category"] for l in lines_of(out)},
+                         {d: EXPECTED[d] for d in three + ["ta-good.test"]})
+
     def test_junk_only(self):
         path = os.path.join(self.tmp.name, "junk.txt")
         write(path, JUNK + ["# nothing else"])
