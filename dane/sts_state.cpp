@@ -43,7 +43,7 @@ StsOutcome sts_after_fetch(const std::string& id, const StsFetch& fetch,
     auto parsed = parse_sts_policy(fetch.body);
     if (!parsed) return fall_back(cached, now, "sts-policy-invalid", parsed.error);
     StsOutcome o;
-    o.store = StsCached{id, now, *parsed.value};
+    o.store = StsCached{id, now, *parsed.value, fetch.body};
     if (parsed.value->mode != StsMode::none) o.apply = std::move(*parsed.value);
     return o;
 }

@@ -19,6 +19,7 @@ struct StsCached {
     std::string id;
     std::int64_t fetched = 0;
     StsPolicy policy;
+    std::string text;  // the policy file as fetched (what the disk cache keeps)
     // Unexpired: within max_age of the last fetch or confirmation.
     bool fresh(std::int64_t now) const {
         return now >= fetched && now - fetched < static_cast<std::int64_t>(policy.max_age);

@@ -11,7 +11,8 @@ namespace {
 constexpr std::int64_t kNow = 1'800'000'000;
 
 StsCached cached(std::string id, std::int64_t fetched, std::uint32_t max_age = 86400) {
-    return StsCached{std::move(id), fetched, StsPolicy{StsMode::enforce, max_age, {"mx.a.test"}}};
+    return StsCached{std::move(id), fetched, StsPolicy{StsMode::enforce, max_age, {"mx.a.test"}},
+                     ""};
 }
 
 StsTxt record(std::string id) {
@@ -66,6 +67,7 @@ TEST(StsState, AGoodFetchAppliesAndIsCached) {
     EXPECT_EQ(o.store->id, "b");
     EXPECT_EQ(o.store->fetched, kNow);
     EXPECT_EQ(o.store->policy.max_age, 600u);
+    EXPECT_EQ(o.store->text, kTesting);
     EXPECT_EQ(o.failure, "");
 }
 
