@@ -195,17 +195,23 @@ void Scheduler::leave_active(const std::string& id) {
     if (!is_queued(id)) active_since_.erase(id);
 }
 
-// A deferred message waits until `wall_us` (as stored), counted on the steady clock from now,
-// and never longer than maximal_backoff: a time stored before the clock stepped back (just
-// before, or before a restart) costs at most one backoff, not the size of the step.
+// A deferred message waits until `wall_us` (as stored), counted on the steady clock from
+// `from` (when that time was decided; now by default), and never longer than maximal_backoff:
+// a time stored before the clock stepped back (just before, or before a restart) costs at most
+// one backoff, not the size of the step.
 void Scheduler::wait(const std::string& id, std::int64_t wall_us, bool announced,
                      WaitList::Keep keep) {
+    wait(id, wall_us, announced, keep, Moment{});
+}
+
+void Scheduler::wait(const std::string& id, std::int64_t wall_us, bool announced,
+                     WaitList::Keep keep, Moment from) {
     auto key = QueueKey::from(id);
     if (!key) return;
     const auto delta = std::min<std::chrono::microseconds>(
-        std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(Clock::now()))),
+        std::chrono::microseconds(std::max<std::int64_t>(0, wall_us - to_us(from.wall))),
         cfg_.queue.maximal_backoff);
-    waiting_.add(*key, Steady::now() + delta, wall_us, announced, keep);
+    waiting_.add(*key, from.steady + delta, wall_us, announced, keep);
 }
 
 // Every waiting message is due now with all its deferred recipients; they enter the active
@@ -332,7 +338,8 @@ asio::awaitable<void> Scheduler::worker(std::string domain, bool slow) {
 // New states that leave the message final with no notice owed are not written: the message is
 // removed at once, and the removal is what makes them durable (Postfix's qmgr does the same).
 // Until then they are unsaved; a removal that fails writes them in retry_later().
-asio::awaitable<void> Scheduler::record(const std::string& id, std::vector<StatusUpdate> ups) {
+asio::awaitable<void> Scheduler::record(const std::string& id, std::vector<StatusUpdate> ups,
+                                        Moment decided) {
     std::vector<StatusUpdate> all = ups;
     if (auto it = unsaved_.find(id); it != unsaved_.end())
         for (const auto& [r, st] : it->second)
@@ -360,7 +367,8 @@ asio::awaitable<void> Scheduler::record(const std::string& id, std::vector<Statu
     }
     for (const auto& u : ups) {
         queued_.erase({id, u.rcpt});
-        if (u.state.status == RcptStatus::deferred) wait(id, u.state.next_attempt_us, true);
+        if (u.state.status == RcptStatus::deferred)
+            wait(id, u.state.next_attempt_us, true, WaitList::Keep::earliest, decided);
     }
     if (!ups.empty()) leave_active(id);
 }
@@ -452,7 +460,8 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     std::size_t applied = 0;
     auto apply = [&](const std::vector<RecipientResult>& all,
                      std::size_t first) -> asio::awaitable<void> {
-        const auto now = Clock::now();
+        const Moment decided;
+        const auto now = decided.wall;
         std::map<std::size_t, std::vector<StatusUpdate>> updates;
         for (std::size_t i = first; i < all.size(); ++i) {
             const auto& rr = all[i];
@@ -467,7 +476,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             updates[rr.message].push_back({ri, st});
         }
         applied = all.size();
-        for (auto& u : updates) co_await record(infos[u.first].id, std::move(u.second));
+        for (auto& u : updates) co_await record(infos[u.first].id, std::move(u.second), decided);
     };
     auto report = co_await deliver(dest, batch, tls_, options, apply, &connections_);
     for (const auto& line : report.log) log_.info(Role::smtp, line);
@@ -520,7 +529,8 @@ asio::awaitable<void> Scheduler::unreadable(const MessageInfo& info,
     const bool damaged = ec == SpoolErrc::corrupt;
     log_.warning(Role::qmgr, info.id + ": cannot read queue file: " + ec.message() +
                                  (damaged ? "; returned to sender" : "; will retry"));
-    const auto now = to_us(Clock::now());
+    const Moment decided;
+    const auto now = to_us(decided.wall);
     std::vector<StatusUpdate> ups;
     for (auto r : rcpts)
         ups.push_back(
@@ -528,7 +538,7 @@ asio::awaitable<void> Scheduler::unreadable(const MessageInfo& info,
              next_state(info.rcpts[r], damaged ? RecipientState::bounced : RecipientState::deferred,
                         damaged ? "5.3.0" : "4.3.0", "cannot read queue file: " + ec.message(),
                         info.envelope.arrival_us, now, cfg_.queue)});
-    co_await record(info.id, std::move(ups));
+    co_await record(info.id, std::move(ups), decided);
     if (auto cur = current(info.id); cur && cur->done()) co_await finish(info.id);
     arm_timer();
 }
@@ -643,7 +653,9 @@ asio::awaitable<void> Scheduler::retry_later(std::string id) {
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     retrying_.erase(id);
     if (stopping_) co_return;
-    if (unsaved_.count(id)) co_await record(id, {});
+    const Moment now;
+    std::vector<StatusUpdate> none;
+    if (unsaved_.count(id)) co_await record(id, std::move(none), now);
     if (auto info = current(id); info && info->done()) co_await finish(id);
 }
 

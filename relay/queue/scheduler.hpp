@@ -84,6 +84,12 @@ class Scheduler {
   private:
     using Clock = std::chrono::system_clock;
     using Steady = std::chrono::steady_clock;
+    // An instant on both clocks: a retry time decided then (wall) is waited for from then
+    // (steady), however long its state takes to write and however the wall clock steps.
+    struct Moment {
+        Clock::time_point wall = Clock::now();
+        Steady::time_point steady = Steady::now();
+    };
     std::optional<MessageInfo> current(const std::string& id) const;
     std::optional<MessageInfo> current(const std::string& id, std::error_code& ec) const;
     asio::awaitable<void> scan();
@@ -92,6 +98,8 @@ class Scheduler {
     void add_due(const std::string& id, std::size_t rcpt, const std::string& domain);
     void wait(const std::string& id, std::int64_t wall_us, bool announced,
               WaitList::Keep keep = WaitList::Keep::earliest);
+    void wait(const std::string& id, std::int64_t wall_us, bool announced, WaitList::Keep keep,
+              Moment from);
     bool is_queued(const std::string& id) const;
     void leave_active(const std::string& id);
     void pump();
@@ -102,7 +110,8 @@ class Scheduler {
     Pace pace(const std::string& domain) const;
     bool is_slow(const std::string& domain) const { return pace(domain) == Pace::slow; }
     void note_speed(const std::string& domain, std::chrono::steady_clock::duration took);
-    asio::awaitable<void> record(const std::string& id, std::vector<StatusUpdate> ups);
+    asio::awaitable<void> record(const std::string& id, std::vector<StatusUpdate> ups,
+                                 Moment decided);
     bool removable_with(const std::string& id, const std::vector<StatusUpdate>& states) const;
     asio::awaitable<void> unreadable(const MessageInfo& info, const std::vector<std::size_t>& rcpts,
                                      std::error_code ec);

@@ -5,7 +5,8 @@ monotonic clock stays real):
 - a recipient already delivered is not delivered again by a stale retry entry
   (a `queue release` of a message that is not held, then `queue flush`), and
   repeated release/flush requests send nothing twice, and a release of a
-  message that is not held adds no retry;
+  message that is not held adds no retry, also when the step comes while the
+  deferral's journal write is in flight (held by the fault shim, DR_FAULT_SHIM);
 - a clock step backwards does not starve a deferred recipient: retries wait
   on steady time, so it is retried after its backoff, not hours later.
 Runs inside the lab (tests/lab/lab run -- ...)."""
@@ -13,6 +14,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import unittest
 
@@ -28,13 +30,18 @@ class Clock(unittest.TestCase):
     def setUp(self):
         self.lab = relaylab.lab()
 
-    def relay(self, **kw):
-        """A relay whose wall clock is the real one shifted by what step() writes."""
+    def relay(self, faults=False, **kw):
+        """A relay whose wall clock is the real one shifted by what step() writes; with
+        `faults`, the fault shim too, its flag files in relay.dir."""
         relay = relaylab.Relay(start=False, extra=DOWN, **kw)
         self.clock = os.path.join(relay.dir, "faketime")
         self.step("+0")
         relay.env = {"LD_PRELOAD": FAKETIME, "FAKETIME_TIMESTAMP_FILE": self.clock,
                      "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        if faults:
+            relay.env["LD_PRELOAD"] += " " + os.environ["DR_FAULT_SHIM"]
+            relay.env["DR_FAULT_FLAGS"] = relay.dir
+            relay.env["DR_FAULT_QUEUE"] = os.path.join(relay.options["spool"], "queue")
         relay.start()
         self.addCleanup(lambda: relay.proc.poll() is None and relay.stop())
         return relay
@@ -124,6 +131,36 @@ class Clock(unittest.TestCase):
         time.sleep(max(0, deferred + 12 - time.monotonic()))
         self.assertEqual(len(self.tries(relay, rcpt)), 1, "\n".join(relay.lines()))
         self.wait_tries(relay, rcpt, 2, timeout=30)  # the retry on its own schedule
+
+    def test_a_step_while_the_deferral_is_written_adds_no_retry(self):
+        # As above, but the deferral's journal write is held (fdatasync waits on a flag)
+        # while the clock steps and the releases come (they wait behind that write). The
+        # retry is counted from the end of the attempt, not from the stepped clock once the
+        # write is done: that gave a retry 5s after the deferral (lab_clock failed so in CI
+        # when a slow fsync put the step inside the write).
+        relay = self.relay(faults=True, backoff="20s", lifetime="5d")
+        hold, holding = (os.path.join(relay.dir, f) for f in ("hold-fdatasync", "holding"))
+        open(hold, "w").close()
+        rcpt = "held@ee-good.test"
+        self.send(rcpt)
+        self.wait_tries(relay, rcpt, 1, "deferred")
+        deferred = time.monotonic()
+        qid = self.tries(relay, rcpt)[0].split(": ")[1]
+        while not os.path.exists(holding):
+            self.assertLess(time.monotonic(), deferred + 10, "the journal write was not held")
+            time.sleep(0.01)
+        self.step("+15")
+        replies = []
+        releases = threading.Thread(
+            target=lambda: replies.extend(self.queue(relay, "release", qid) for _ in range(3)))
+        releases.start()
+        time.sleep(1.5)
+        os.unlink(hold)
+        releases.join(timeout=60)
+        self.assertEqual(replies, [f"{qid}: released\n"] * 3)
+        time.sleep(max(0, deferred + 12 - time.monotonic()))
+        self.assertEqual(len(self.tries(relay, rcpt)), 1, "\n".join(relay.lines()))
+        self.wait_tries(relay, rcpt, 2, timeout=30)
 
     def test_clock_step_backwards_does_not_starve_a_retry(self):
         # Deferred with a 5s backoff, then the wall clock steps 3h back and the destination

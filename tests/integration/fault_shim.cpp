@@ -2,7 +2,9 @@
 // built only with the tests. For files in the queue directory DR_FAULT_QUEUE: while the file
 // $DR_FAULT_FLAGS/fail-fdatasync exists, fdatasync(2) fails with ENOSPC (journal appends fail,
 // commits in incoming/ do not); while $DR_FAULT_FLAGS/fail-read exists, a read-only openat(2)
-// fails with EMFILE (bodies cannot be read; recovery opens read-write and is not affected).
+// fails with EMFILE (bodies cannot be read; recovery opens read-write and is not affected);
+// while $DR_FAULT_FLAGS/hold-fdatasync exists, fdatasync(2) waits until it is removed, after
+// creating $DR_FAULT_FLAGS/holding (a journal write held in flight, for clock_lab_test.py).
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -40,10 +42,18 @@ Fn next(const char* name) {
     return reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
 }
 
+void hold_while_flagged() {
+    if (!flag("hold-fdatasync")) return;
+    std::string holding = std::string(std::getenv("DR_FAULT_FLAGS")) + "/holding";
+    if (int fd = ::open(holding.c_str(), O_WRONLY | O_CREAT, 0644); fd >= 0) ::close(fd);
+    while (flag("hold-fdatasync")) ::usleep(10000);
+}
+
 }  // namespace
 
 extern "C" int fdatasync(int fd) {
     static auto real = next<int (*)(int)>("fdatasync");
+    if (in_queue(fd_path(fd))) hold_while_flagged();
     if (flag("fail-fdatasync") && in_queue(fd_path(fd))) {
         errno = ENOSPC;
         return -1;
