@@ -45,6 +45,9 @@ struct ServerConfig {
     // SPEC §3: a file of "user:hash" lines (conf/users.hpp) who may AUTH PLAIN/LOGIN after
     // STARTTLS and then relay from any address; "" (the default): no AUTH. Needs [tls].
     std::string auth_users;
+    // Postfix's in_flow_delay: when mail arrives faster than it is delivered, each new
+    // message waits up to this long first (relay/queue/in_flow.hpp). 0 turns it off; 0..10s.
+    std::chrono::seconds in_flow_delay{1};
 
     static std::vector<Endpoint> default_listen();
     static std::vector<Cidr> default_allowed_clients();

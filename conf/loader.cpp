@@ -334,6 +334,9 @@ void read_server(Section& s, ServerConfig& out) {
     read_count(s, "max_unallowed_connections", out.max_unallowed_connections, 0, 100'000);
     read_count(s, "junk_command_limit", out.junk_command_limit, 0, 1'000'000);
     read_optional_path(s, "auth_users", out.auth_users);
+    if (read_duration(s, "in_flow_delay", out.in_flow_delay, std::chrono::seconds(0)) &&
+        out.in_flow_delay > std::chrono::seconds(10))
+        s.error(*s.get("in_flow_delay"), "in_flow_delay", "must be at most 10s (as Postfix)");
 }
 
 void read_spool(Section& s, SpoolConfig& out) {

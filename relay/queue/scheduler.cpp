@@ -371,6 +371,7 @@ asio::awaitable<void> Scheduler::record(const std::string& id, std::vector<Statu
             wait(id, u.state.next_attempt_us, true, WaitList::Keep::earliest, decided);
     }
     if (!ups.empty()) leave_active(id);
+    if (!ups.empty() && in_flow_) in_flow_->put();
 }
 
 // True when `states` over the queued message make it final with no notice owed.

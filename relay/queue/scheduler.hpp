@@ -36,6 +36,7 @@
 #include "relay/log/log.hpp"
 #include "relay/queue/batch.hpp"
 #include "relay/queue/delivery.hpp"
+#include "relay/queue/in_flow.hpp"
 #include "relay/queue/notices.hpp"
 #include "relay/queue/retry.hpp"
 #include "relay/queue/wait_list.hpp"
@@ -78,6 +79,8 @@ class Scheduler {
     void set_evidence_log(EvidenceLog* log) { evidence_ = log; }
     // SPEC §10: the counters of delivery and TLS lines (optional).
     void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+    // Inbound flow control: a token back whenever an attempt on a message ends.
+    void set_in_flow(InFlow* in_flow) { in_flow_ = in_flow; }
     asio::awaitable<void> drain();  // stop starting deliveries, wait for running ones
     std::size_t running() const { return running_; }
 
@@ -140,6 +143,7 @@ class Scheduler {
     SchedulerConfig cfg_;
     EvidenceLog* evidence_ = nullptr;
     Metrics* metrics_ = nullptr;
+    InFlow* in_flow_ = nullptr;
     std::mt19937 rng_{std::random_device{}()};
 
     std::map<std::string, DueQueue> due_;             // domain -> due, FIFO

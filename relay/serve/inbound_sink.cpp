@@ -125,6 +125,7 @@ SpoolSink::SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
 
 smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> SpoolSink::open(
     const smtp::ClientInfo& client, const smtp::Envelope& env) {
+    if (in_flow_) co_await in_flow_->admit(in_flow_delay_);
     auto begun = co_await spool_.async_begin(boost::asio::use_awaitable);
     if (!begun.writer) {
         log_.warning(Role::smtpd, "cannot open a queue file: " + begun.ec.message());

@@ -6,11 +6,13 @@
 // point: SpoolSink. A spool error means "452 4.3.1".
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "relay/log/log.hpp"
+#include "relay/queue/in_flow.hpp"
 #include "relay/spool/async_spool.hpp"
 #include "smtp/server_session.hpp"
 
@@ -27,6 +29,11 @@ class SpoolSink : public smtp::MessageSink {
     // metrics, when given, counts each message-id line (SPEC §10 messages_accepted_total).
     SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
               std::function<void(const std::string& id)> on_queued, Metrics* metrics = nullptr);
+    // Postfix's in_flow_delay: each new message first waits up to `delay` for a token.
+    void set_in_flow(InFlow* in_flow, std::chrono::milliseconds delay) {
+        in_flow_ = in_flow;
+        in_flow_delay_ = delay;
+    }
     smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> open(const smtp::ClientInfo& client,
                                                                const smtp::Envelope& env) override;
 
@@ -37,6 +44,8 @@ class SpoolSink : public smtp::MessageSink {
     std::string hostname_;
     std::function<void(const std::string&)> on_queued_;
     Metrics* metrics_;
+    InFlow* in_flow_ = nullptr;
+    std::chrono::milliseconds in_flow_delay_{0};
 };
 
 // The Message-ID of a header block, without angle brackets; "" when absent.

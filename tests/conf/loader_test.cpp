@@ -94,6 +94,7 @@ max_connections_per_client = 3
 session_timeout = "10m"
 max_unallowed_connections = 0
 junk_command_limit = 7
+in_flow_delay = "3s"
 [spool]
 dir = "/srv/spool"
 [queue]
@@ -170,6 +171,7 @@ tls_feature_status = false
     EXPECT_EQ(c.server.session_timeout, seconds(600));
     EXPECT_EQ(c.server.max_unallowed_connections, 0u);
     EXPECT_EQ(c.server.junk_command_limit, 7u);
+    EXPECT_EQ(c.server.in_flow_delay, seconds(3));
     EXPECT_EQ(c.queue.slow_concurrency, 3u);
     EXPECT_EQ(c.queue.slow_attempt_time, seconds(120));
     const auto& m = c.smtp;
@@ -295,6 +297,10 @@ TEST(Loader, BadValues) {
         {"[server]\nmax_recipients = 0", "2:18: server.max_recipients: must be 1..1000000, not 0"},
         {"[server]\nmax_connections = 100001",
          "2:19: server.max_connections: must be 1..100000, not 100001"},
+        {"[server]\nin_flow_delay = \"11s\"",
+         "2:17: server.in_flow_delay: must be at most 10s (as Postfix)"},
+        {"[server]\nin_flow_delay = -1",
+         "2:17: server.in_flow_delay: bad duration -1: must be 0..2147483647 seconds"},
         {"[server]\nallow_root = \"yes\"",
          "2:14: server.allow_root: expected true or false, got a string"},
         {"[server]\nmax_connections_per_client = -1",
