@@ -402,7 +402,7 @@ class Daemon {
     std::optional<Account> account_;  // to switch to after binding; empty: keep the user
     std::string file_, name_;
     Logger& log_;
-    Metrics metrics_;              // bumped from both loops (atomics)
+    Metrics metrics_;  // bumped from both loops (atomics)
     // Tokens as many as inbound sessions (Postfix: default_process_limit); from both loops.
     InFlow in_flow_{static_cast<std::int64_t>(cfg_.server.max_connections)};
     asio::io_context io_;          // the queue's loop: this thread
