@@ -31,6 +31,14 @@ std::string ClientSession::peer() const {
     return peer_name(opt_.host_name.empty() ? addr : opt_.host_name, addr);
 }
 
+// The dialogue ended as agreed (QUIT answered): OpenSSL would otherwise mark the TLS session
+// of an SSL freed without a shutdown as not resumable (SPEC §5.6 resumes it). Quiet, as
+// before: no close_notify is sent; the server closes after its 221. A connection that ends
+// in an error keeps OpenSSL's rule.
+void ClientSession::end_tls_cleanly() {
+    if (SSL* s = ssl()) SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+}
+
 void ClientSession::close() {
     usable_ = false;
     stream_.close();
@@ -461,7 +469,10 @@ awaitable<DeliveryStatus> ClientSession::reset() {
 awaitable<void> ClientSession::quit() {
     if (stream_.is_open()) {
         auto failed = co_await send_line("QUIT", Step::quit);
-        if (!failed) co_await read_reply(Step::quit);
+        if (!failed) {
+            auto r = co_await read_reply(Step::quit);
+            if (r.reply && tls_active()) end_tls_cleanly();
+        }
     }
     close();
 }

@@ -134,6 +134,7 @@ class ClientSession {
     TransactionResult results(const Attempt& a) const;
     awaitable<DeliveryStatus> transmit_body(MessageSource& message);
     DeliveryStatus io_failure(error_code ec, Step step);
+    void end_tls_cleanly();
     DeliveryStatus remote_failure(const Reply& reply, std::string_view in_reply_to) const;
     std::string mail_command(const Envelope& env, std::uint64_t size) const;
     std::string rcpt_command(const Recipient& rcpt) const;
