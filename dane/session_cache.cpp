@@ -54,15 +54,26 @@ std::string tlsa_rrset_digest(const std::vector<TlsaRecord>& records) {
     return hex(out, len);
 }
 
+namespace {
+// " name=<length>:<value>": length-prefixed, so that no name (DNS names may hold any byte)
+// can pose as several fields or another field.
+void field(std::string& k, const char* name, const std::string& value) {
+    k += std::string(" ") + name + "=" + std::to_string(value.size()) + ":" + value;
+}
+}  // namespace
+
 std::string session_key(const HostPlan& plan, const std::string& address, std::uint16_t port) {
-    std::string k =
-        plan.host + "[" + address + "]:" + std::to_string(port) + " " + to_string(plan.tls);
+    std::string k = to_string(plan.tls);
+    field(k, "host", plan.host);
+    field(k, "addr", address);
+    field(k, "port", std::to_string(port));
     if (plan.tls != TlsRequirement::dane && plan.tls != TlsRequirement::verify) return k;
     // What verification was done against: the SNI, then every name a certificate may carry.
-    k += " sni=" + plan.tlsa_base + " names=";
-    for (const auto& n : plan.match_names) k += n + ",";
-    if (plan.tls == TlsRequirement::dane)
-        k += std::string(plan.half_dane ? " half" : "") + " tlsa=" + tlsa_rrset_digest(plan.tlsa);
+    field(k, "sni", plan.tlsa_base);
+    for (const auto& n : plan.match_names) field(k, "name", n);
+    if (plan.tls != TlsRequirement::dane) return k;
+    field(k, "half", plan.half_dane ? "1" : "0");
+    field(k, "tlsa", tlsa_rrset_digest(plan.tlsa));
     return k;
 }
 
@@ -89,7 +100,7 @@ struct SessionCache::Store {
         entries[key] = Entry{std::move(owned), verdict, now, expiry(s, now)};
     }
 
-    // A fresh entry's session with a reference for the caller, or null.
+    // The entry under `key`, or null; an expired or no longer resumable one is dropped.
     const Entry* get(const std::string& key) {
         auto it = entries.find(key);
         if (it == entries.end()) return nullptr;

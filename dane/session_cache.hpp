@@ -24,10 +24,10 @@
 
 namespace dr::dane {
 
-// The cache key: "host[addr]:port level" plus, for the levels that verify, the SNI and the
-// reference identifiers, and for DANE "half" (insecure MX) and a SHA-256 over the TLSA
-// RRset in canonical order (sorted, duplicates dropped), so that the order of the answer does
-// not matter but any change to the set does.
+// The cache key: the TLS level, the MX host name, address and port, and for the levels that
+// verify the SNI and the reference identifiers, and for DANE the half-dane flag and a SHA-256
+// over the TLSA RRset in canonical order (sorted, duplicates dropped), so that the order of
+// the answer does not matter but any change to the set does. Fields are length-prefixed.
 std::string session_key(const HostPlan& plan, const std::string& address, std::uint16_t port);
 
 // SHA-256 (hex) over the sorted, de-duplicated records: usage, selector, mtype, length, data.

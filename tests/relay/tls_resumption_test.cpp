@@ -353,6 +353,17 @@ TEST(SessionKey, TheRrsetIsASetAndEveryInputCounts) {
     EXPECT_NE(dane::session_key(data, "192.0.2.1", 25), key);
 }
 
+TEST(SessionKey, NoNameCanPoseAsSeveralFields) {
+    auto one = dane_plan({record(3, 1)});
+    one.match_names = {"a.test b.test"};
+    auto two = one;
+    two.match_names = {"a.test", "b.test"};
+    EXPECT_NE(dane::session_key(one, "192.0.2.1", 25), dane::session_key(two, "192.0.2.1", 25));
+    auto host = one;
+    host.host = one.host + " addr=9:192.0.2.1";
+    EXPECT_NE(dane::session_key(host, "", 25), dane::session_key(one, "192.0.2.1", 25));
+}
+
 TEST(SessionKey, DigestSeparatesRecordBoundaries) {
     // The same bytes split differently between two records give different digests.
     std::vector<dane::TlsaRecord> a{{3, 1, 1, {1, 2, 3}}, {3, 1, 1, {4}}};
