@@ -26,15 +26,21 @@ ClientSession::ClientSession(boost::asio::any_io_executor ex, ClientOptions opti
         throw std::invalid_argument("ClientSession: a TLS mode needs a TLS context");
 }
 
+// Dropped while still usable (no error, no 421: e.g. a parked connection past its idle
+// time): as clean an end as an answered QUIT, so the TLS session stays resumable.
+ClientSession::~ClientSession() {
+    if (usable_ && tls_active()) end_tls_cleanly();
+}
+
 std::string ClientSession::peer() const {
     std::string addr = endpoint_.address().to_string();
     return peer_name(opt_.host_name.empty() ? addr : opt_.host_name, addr);
 }
 
-// The dialogue ended as agreed (QUIT answered): OpenSSL would otherwise mark the TLS session
-// of an SSL freed without a shutdown as not resumable (SPEC §5.6 resumes it). Quiet, as
-// before: no close_notify is sent; the server closes after its 221. A connection that ends
-// in an error keeps OpenSSL's rule.
+// The dialogue ended as agreed (QUIT answered, or dropped while usable): OpenSSL would
+// otherwise mark the TLS session of an SSL freed without a shutdown as not resumable (SPEC
+// §5.6 resumes it). Quiet, as before: no close_notify is sent; the server closes after its
+// 221. A connection that ends in an error keeps OpenSSL's rule.
 void ClientSession::end_tls_cleanly() {
     if (SSL* s = ssl()) SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 }

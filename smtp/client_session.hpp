@@ -76,6 +76,7 @@ class ClientSession {
     using Duration = std::chrono::steady_clock::duration;
 
     ClientSession(boost::asio::any_io_executor ex, ClientOptions options);
+    ~ClientSession();
 
     // TCP connect, greeting, EHLO (HELO fallback), STARTTLS per options.tls, second EHLO.
     // ok: ready for send(). Otherwise the connection is closed. Call it once per session.

@@ -175,23 +175,27 @@ class TlsResumption : public ::testing::TestWithParam<int> {
     }
 
     asio::awaitable<Result> client(dane::HostPlan plan, dane::IpAddress address, std::uint16_t port,
-                                   dane::SessionCache* cache) {
+                                   dane::SessionCache* cache, bool quit) {
         ConnectOptions o;
         o.helo_name = "relay.test";
         o.timeouts.cap(std::chrono::seconds(10));
         o.sessions = cache;
         o.metrics = &metrics_;
         auto c = co_await connect_host(plan, address, port, client_, o);
-        if (c.session && c.session->usable()) co_await c.session->quit();
+        if (quit && c.session && c.session->usable()) co_await c.session->quit();
         co_return Result{c.status, c.tls, c.log};
     }
 
     // One connection from connect_host() to the listener `a` (on 127.0.0.<last>).
-    Result connect(const dane::HostPlan& plan, tcp::acceptor& a, dane::SessionCache& cache) {
+    // Without `quit`, the session is dropped after EHLO, as the connection cache drops an idle
+    // connection.
+    Result connect(const dane::HostPlan& plan, tcp::acceptor& a, dane::SessionCache& cache,
+                   bool quit = true) {
         asio::co_spawn(io_, server_.serve_one(a), asio::detached);
         auto ep = a.local_endpoint();
         auto addr = ipv4(ep.address().to_v4().to_bytes()[3]);
-        auto fut = asio::co_spawn(io_, client(plan, addr, ep.port(), &cache), asio::use_future);
+        auto fut =
+            asio::co_spawn(io_, client(plan, addr, ep.port(), &cache, quit), asio::use_future);
         io_.restart();
         io_.run();
         return fut.get();
@@ -231,6 +235,16 @@ TEST_P(TlsResumption, SameRrsetSameAddressIsResumedAndLoggedVerified) {
     EXPECT_TRUE(
         second.log[0].starts_with("Verified TLS connection established to " + peer + ": TLSv1."))
         << second.log[0];
+}
+
+// OpenSSL marks the session of an SSL freed without a shutdown as not resumable; a
+// connection dropped while usable (a parked one past its idle time) counts as a clean end.
+TEST_P(TlsResumption, ConnectionDroppedWithoutQuitWhileUsableStillResumes) {
+    auto plan = dane_plan({spki_record(server_.cert())});
+    auto& a = listen(1);
+    ASSERT_TRUE(connect(plan, a, cache_, false).status.ok());
+    EXPECT_TRUE(resumed(connect(plan, a, cache_, false)));
+    EXPECT_TRUE(resumed(connect(plan, a, cache_)));
 }
 
 TEST_P(TlsResumption, AddedTlsaRecordIsNotResumedButVerifiedAfresh) {
