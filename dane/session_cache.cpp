@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <map>
 #include <tuple>
 
 namespace dr::dane {

@@ -14,10 +14,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dane/policy.hpp"
 #include "dane/verify.hpp"
