@@ -158,39 +158,71 @@ std::string summary(SSL* ssl, X509* cert) {
 
 }  // namespace
 
-TlsOutcome inspect(SSL* ssl, const HostPlan& plan) {
+namespace {
+
+// What the handshake shows, judged against nothing yet; `verify` is OpenSSL's result.
+TlsOutcome observe(SSL* ssl, long& verify, bool& has_cert) {
     TlsOutcome o;
     o.protocol = SSL_get_version(ssl);
     std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), X509_free);
     o.summary = summary(ssl, cert.get());
-    if (!cert) {
-        o.trust = TlsTrust::anonymous;
-    } else {
-        digests(cert.get(), o);
-        o.trust = TlsTrust::untrusted;
-    }
-    long verify = SSL_get_verify_result(ssl);
+    has_cert = cert != nullptr;
+    o.trust = has_cert ? TlsTrust::untrusted : TlsTrust::anonymous;
+    if (has_cert) digests(cert.get(), o);
+    verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) o.verify_error = X509_verify_cert_error_string(verify);
+    return o;
+}
 
+void judge_dane(SSL* ssl, const HostPlan& plan, bool ok, TlsOutcome& o) {
+    uint8_t usage = 0, selector = 0, mtype = 0;
+    const unsigned char* data = nullptr;
+    size_t dlen = 0;
+    int depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, &data, &dlen);
+    if (ok && depth >= 0) {
+        o.depth = depth;
+        o.matched = TlsaRecord{usage, selector, mtype, {data, data + dlen}};
+        // A match reached through an insecure MX RRset is "Trusted" (half-dane).
+        o.trust = plan.half_dane ? TlsTrust::trusted : TlsTrust::verified;
+    } else {
+        o.failure = Failure{false, "4.7.5", "Server certificate not verified"};
+    }
+}
+
+}  // namespace
+
+TlsOutcome inspect(SSL* ssl, const HostPlan& plan) {
+    long verify = X509_V_OK;
+    bool has_cert = false;
+    TlsOutcome o = observe(ssl, verify, has_cert);
+    const bool ok = has_cert && verify == X509_V_OK;
     if (plan.tls == TlsRequirement::dane) {
-        uint8_t usage = 0, selector = 0, mtype = 0;
-        const unsigned char* data = nullptr;
-        size_t dlen = 0;
-        int depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, &data, &dlen);
-        if (cert && verify == X509_V_OK && depth >= 0) {
-            o.depth = depth;
-            o.matched = TlsaRecord{usage, selector, mtype, {data, data + dlen}};
-            // A match reached through an insecure MX RRset is "Trusted" (half-dane).
-            o.trust = plan.half_dane ? TlsTrust::trusted : TlsTrust::verified;
-        } else {
-            o.failure = Failure{false, "4.7.5", "Server certificate not verified"};
-        }
+        judge_dane(ssl, plan, ok, o);
     } else if (plan.tls == TlsRequirement::verify) {
-        if (cert && verify == X509_V_OK)
+        if (ok)
             o.trust = TlsTrust::verified;
         else
             o.failure = Failure{false, "4.7.5", "Server certificate not trusted"};
     }
+    return o;
+}
+
+TlsOutcome inspect_resumed(SSL* ssl, const HostPlan& plan, const SessionVerdict& original) {
+    long verify = X509_V_OK;
+    bool has_cert = false;
+    TlsOutcome o = observe(ssl, verify, has_cert);
+    o.resumed = true;
+    const bool must_verify = plan.tls == TlsRequirement::dane || plan.tls == TlsRequirement::verify;
+    // The session keeps its peer certificate and OpenSSL's verification result.
+    if (must_verify && !(has_cert && verify == X509_V_OK)) {
+        o.failure = Failure{false, "4.7.5",
+                            plan.tls == TlsRequirement::dane ? "Server certificate not verified"
+                                                             : "Server certificate not trusted"};
+        return o;
+    }
+    o.trust = original.trust;
+    o.matched = original.matched;
+    o.depth = original.depth;
     return o;
 }
 
@@ -200,7 +232,7 @@ std::string tls_established_line(const TlsOutcome& o, const std::string& peer) {
 }
 
 std::string dane_match_line(const TlsOutcome& o, const std::string& peer) {
-    if (!o.matched) return {};
+    if (!o.matched || o.resumed) return {};
     return peer + ": Matched DANE " + (o.matched->usage == 3 ? "EE" : "TA") +
            " certificate at depth " + std::to_string(o.depth) + ": " + o.matched->to_string();
 }

@@ -28,6 +28,14 @@ struct TlsOutcome {
     std::string peer_cert_sha256;       // hex, empty without a certificate
     std::string peer_spki_sha256;
     std::string verify_error;  // OpenSSL's text when verification failed
+    bool resumed = false;      // an earlier session was resumed: no verification this time
+};
+
+// What a handshake established, kept with its session: a resumed session reports it again.
+struct SessionVerdict {
+    TlsTrust trust = TlsTrust::anonymous;
+    std::optional<TlsaRecord> matched;
+    int depth = -1;
 };
 
 // Turns on DANE support for every SSL made from this context (once).
@@ -41,11 +49,19 @@ std::optional<std::string> prepare(SSL* ssl, const HostPlan& plan);
 // Reads the handshake's result and judges it against the plan.
 TlsOutcome inspect(SSL* ssl, const HostPlan& plan);
 
+// The same for a resumed session, which OpenSSL does not verify again (no chain, no DANE
+// match): the verdict is the one the session was made under (`original`), which
+// dane/session_cache.hpp keeps only for the same host, address, port and plan inputs (for
+// DANE the same TLSA RRset). A session whose verification result is not OK fails as inspect()
+// would.
+TlsOutcome inspect_resumed(SSL* ssl, const HostPlan& plan, const SessionVerdict& original);
+
 // "Verified TLS connection established to host[addr]:port: <summary>"
 // `peer` is Postfix's "host[addr]:port" (smtp/peer_name.hpp).
 std::string tls_established_line(const TlsOutcome& o, const std::string& peer);
 
 // "host[addr]:port: Matched DANE EE certificate at depth 0: 3 1 1 <digest>", or ""
+// ("" also for a resumed session: nothing was matched, as Postfix logs no match then)
 std::string dane_match_line(const TlsOutcome& o, const std::string& peer);
 
 }  // namespace dr::dane

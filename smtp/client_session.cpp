@@ -26,9 +26,23 @@ ClientSession::ClientSession(boost::asio::any_io_executor ex, ClientOptions opti
         throw std::invalid_argument("ClientSession: a TLS mode needs a TLS context");
 }
 
+// Dropped while still usable (no error, no 421: e.g. a parked connection past its idle
+// time): as clean an end as an answered QUIT, so the TLS session stays resumable.
+ClientSession::~ClientSession() {
+    if (usable_ && tls_active()) end_tls_cleanly();
+}
+
 std::string ClientSession::peer() const {
     std::string addr = endpoint_.address().to_string();
     return peer_name(opt_.host_name.empty() ? addr : opt_.host_name, addr);
+}
+
+// The dialogue ended as agreed (QUIT answered, or dropped while usable): OpenSSL would
+// otherwise mark the TLS session of an SSL freed without a shutdown as not resumable (SPEC
+// §5.6 resumes it). Quiet, as before: no close_notify is sent; the server closes after its
+// 221. A connection that ends in an error keeps OpenSSL's rule.
+void ClientSession::end_tls_cleanly() {
+    if (SSL* s = ssl()) SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 }
 
 void ClientSession::close() {
@@ -461,7 +475,10 @@ awaitable<DeliveryStatus> ClientSession::reset() {
 awaitable<void> ClientSession::quit() {
     if (stream_.is_open()) {
         auto failed = co_await send_line("QUIT", Step::quit);
-        if (!failed) co_await read_reply(Step::quit);
+        if (!failed) {
+            auto r = co_await read_reply(Step::quit);
+            if (r.reply && tls_active()) end_tls_cleanly();
+        }
     }
     close();
 }

@@ -76,6 +76,7 @@ class ClientSession {
     using Duration = std::chrono::steady_clock::duration;
 
     ClientSession(boost::asio::any_io_executor ex, ClientOptions options);
+    ~ClientSession();
 
     // TCP connect, greeting, EHLO (HELO fallback), STARTTLS per options.tls, second EHLO.
     // ok: ready for send(). Otherwise the connection is closed. Call it once per session.
@@ -134,6 +135,7 @@ class ClientSession {
     TransactionResult results(const Attempt& a) const;
     awaitable<DeliveryStatus> transmit_body(MessageSource& message);
     DeliveryStatus io_failure(error_code ec, Step step);
+    void end_tls_cleanly();
     DeliveryStatus remote_failure(const Reply& reply, std::string_view in_reply_to) const;
     std::string mail_command(const Envelope& env, std::uint64_t size) const;
     std::string rcpt_command(const Recipient& rcpt) const;

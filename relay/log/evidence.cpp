@@ -96,6 +96,9 @@ json::value tls_json(const std::optional<dane::TlsOutcome>& t) {
                                     {"depth", t->depth}};
     }
     if (!t->verify_error.empty()) o["verify_error"] = t->verify_error;
+    // SPEC §5.6: a resumed session was not verified again; "matched" is the record its first
+    // handshake matched, under the same TLSA RRset.
+    if (t->resumed) o["session_reused"] = true;
     return o;
 }
 

@@ -55,9 +55,11 @@ void Metrics::dns_lookup(std::string_view type, std::string_view security) {
     if (t && s) bump(dns_[*t * kDnsSecurities.size() + *s]);
 }
 
-void Metrics::tls_connection(std::string_view level) {
+void Metrics::tls_connection(std::string_view level, bool resumed) {
     auto l = label_index(kTlsLabels, level);
-    if (l && *l < tls_.size()) bump(tls_[*l]);
+    if (!l || *l >= tls_.size()) return;
+    bump(tls_[*l]);
+    if (resumed) bump(tls_resumed_);
 }
 
 std::uint64_t Metrics::delivery_count(std::string_view status, std::string_view tls) const {
@@ -90,6 +92,9 @@ std::string Metrics::render(const Sampled& sampled) const {
     for (std::size_t l = 0; l < tls_.size(); ++l)
         page.sample("dane_relay_tls_connections_total", {{"level", kTlsLabels[l]}},
                     tls_[l].load(relaxed));
+    page.family("dane_relay_tls_sessions_resumed_total", "counter",
+                "Outbound TLS handshakes that resumed an earlier session (of the same plan).");
+    page.sample("dane_relay_tls_sessions_resumed_total", {}, tls_resumed_.load(relaxed));
     page.family("dane_relay_queue_messages", "gauge", "Messages in the queue.");
     page.sample("dane_relay_queue_messages", {},
                 static_cast<std::uint64_t>(sampled.queue_messages));

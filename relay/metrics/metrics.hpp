@@ -64,13 +64,15 @@ class Metrics {
     void delivery(std::string_view status, std::string_view tls,
                   std::optional<double> final_seconds);
     void dns_lookup(std::string_view type, std::string_view security);
-    // One "<Level> TLS connection established" line.
-    void tls_connection(std::string_view level);
+    // One "<Level> TLS connection established" line; `resumed`: over a resumed session
+    // (SPEC §5.6), also counted in dane_relay_tls_sessions_resumed_total.
+    void tls_connection(std::string_view level, bool resumed = false);
 
     std::string render(const Sampled& sampled) const;
     // Counter values, for tests (0 for labels outside the lists).
     std::uint64_t accepted_count() const { return accepted_.value.load(); }
     std::uint64_t delivery_count(std::string_view status, std::string_view tls) const;
+    std::uint64_t tls_resumed_count() const { return tls_resumed_.load(); }
 
   private:
     using Counter = std::atomic<std::uint64_t>;
@@ -82,6 +84,7 @@ class Metrics {
     alignas(64) std::array<Counter, kDeliveryStatuses.size() * kTlsLabels.size()> deliveries_{};
     std::array<Counter, kDnsTypes.size() * kDnsSecurities.size()> dns_{};
     std::array<Counter, kTlsLabels.size() - 1> tls_{};  // not "none"
+    Counter tls_resumed_{0};
     Histogram delivery_seconds_;
 };
 

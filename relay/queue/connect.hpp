@@ -2,7 +2,8 @@
 // HostPlan demands (SPEC §5.4-5.5): STARTTLS required or opportunistic, the
 // DANE/PKIX set-up before the handshake and the verdict after it, and the
 // lines Postfix logs about it, written as they happen (the TLS line at the
-// handshake, SPEC §6 "Order and integrity"). Entry points: connect_host(),
+// handshake, SPEC §6 "Order and integrity"), resuming a TLS session when options.sessions
+// holds one made under the same plan (SPEC §5.6). Entry points: connect_host(),
 // tls_feature(). Failures are values: HostConnection::status says why the
 // host cannot be used.
 #pragma once
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "dane/policy.hpp"
+#include "dane/session_cache.hpp"
 #include "dane/verify.hpp"
 #include "smtp/client_session.hpp"
 
@@ -33,6 +35,9 @@ struct ConnectOptions {
     // established to …" when the handshake completes). Unset: HostConnection::log.
     std::function<void(const std::string&)> log;
     Metrics* metrics = nullptr;  // counts the TLS lines (SPEC §10); unset: not counted
+    // SPEC §5.6: sessions resumed only under the same session_key() (host, address, port,
+    // plan, TLSA RRset); its SSL_CTX must be attached. Unset: every handshake is a full one.
+    dane::SessionCache* sessions = nullptr;
     smtp::ReplyLimits reply_limits{2048, 100, 64 * 1024};
     std::chrono::milliseconds attempt_timeout{3600'000};  // the whole attempt; 0: none
     std::size_t mx_address_limit = 5;  // addresses tried per attempt; 0: no limit

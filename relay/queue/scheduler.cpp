@@ -54,8 +54,10 @@ Scheduler::Scheduler(asio::any_io_executor ex, AsyncSpool& spool, dane::Resolver
       cfg_(std::move(cfg)),
       timer_(ex),
       idle_(ex),
+      sessions_(cfg_.tls_sessions),
       connections_(ex, cfg_.connection_cache),
       removals_(ex, spool) {
+    dane::SessionCache::attach(tls.native_handle());
     connections_.set_demand([this](const std::string& domain) {
         auto it = due_.find(domain);
         return it != due_.end() && !it->second.empty();
@@ -454,6 +456,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     options.helo_name = cfg_.hostname;
     options.log = [this](const std::string& line) { log_.info(Role::smtp, line); };
     options.metrics = metrics_;
+    options.sessions = &sessions_;
     std::vector<bool> expired(batch.size(), false);
 
     // Logs and makes durable the results from `first` on, one spool write per

@@ -14,7 +14,8 @@
 // (a crash before its status write). At scale (a million queued messages): deferred messages wait
 // in a WaitList (one entry each, no envelope), at most `active_limit` recipients are due or in
 // flight at once (the rest wait, as Postfix's qmgr_message_active_limit), and every event costs
-// O(log n).
+// O(log n). New connections resume TLS sessions of earlier ones made under the same host,
+// address, port and TLS plan (dane/session_cache.hpp, SPEC §5.6).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -32,6 +33,7 @@
 
 #include "conf/config.hpp"
 #include "dane/resolver.hpp"
+#include "dane/session_cache.hpp"
 #include "relay/log/evidence.hpp"
 #include "relay/log/log.hpp"
 #include "relay/queue/batch.hpp"
@@ -62,6 +64,7 @@ struct SchedulerConfig {
     std::chrono::steady_clock::duration slow_attempt_time = std::chrono::seconds(60);
     ConnectOptions connect;  // timeouts and limits of each attempt; helo_name is `hostname`
     ConnectionCache::Limits connection_cache;  // connections kept between attempts
+    dane::SessionCache::Limits tls_sessions;   // SPEC §5.6: TLS sessions kept for resumption
     // Recipients due or in flight at most; messages due beyond it wait their turn in order.
     std::size_t active_limit = 20000;
 };
@@ -168,7 +171,8 @@ class Scheduler {
     // Messages in the active queue (a recipient due or in flight) -> when they entered it.
     std::map<std::string, Clock::time_point> active_since_;
     asio::steady_timer timer_;
-    asio::steady_timer idle_;  // signalled when running_ drops to zero while draining
+    asio::steady_timer idle_;      // signalled when running_ drops to zero while draining
+    dane::SessionCache sessions_;  // TLS sessions for resumption (SPEC §5.6)
     ConnectionCache connections_;
     RemovalGroups removals_;  // finished messages' unlinks, one pool job per group
     bool removal_sync_armed_ = false;

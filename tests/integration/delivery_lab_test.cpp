@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "dane/destination.hpp"
+#include "dane/session_cache.hpp"
 #include "relay/queue/delivery.hpp"
 
 namespace dr::relay {
@@ -259,6 +260,76 @@ TEST_F(DeliveryLab, ConnectionCacheReusesOnlyForTheSamePlan) {
         per_connection.push_back(log[i].at("messages").as_array().size());
     std::sort(per_connection.begin(), per_connection.end());
     EXPECT_EQ(per_connection, (std::vector<std::size_t>{1, 1, 2}));
+}
+
+// SPEC §5.6 TLS session resumption through deliver(), against the lab's Python sink (its own
+// TLS stack): the second attempt under the same TLSA RRset resumes (the sink says so) and is
+// still logged "Verified", without a new match line; a changed RRset (one more record) makes
+// a full, verified handshake, whose session the next attempt under that RRset resumes.
+TEST_F(DeliveryLab, TlsSessionsResumeOnlyUnderTheSameTlsaRrset) {
+    const std::string sink = "mx.ee-good.test";
+    const auto before = sink_log(sink).size();
+    dane::SessionCache sessions;
+    dane::SessionCache::attach(tls_.native_handle());
+    asio::io_context io;
+    dane::Resolver resolver(io.get_executor(), dns_);
+    std::vector<std::string> lines;
+    ConnectOptions options;
+    options.helo_name = "relay.test";
+    options.timeouts.cap(std::chrono::seconds(20));
+    options.sessions = &sessions;
+    options.log = [&lines](const std::string& l) { lines.push_back(l); };
+    std::vector<std::vector<std::string>> lines_of;  // per attempt
+    std::vector<bool> resumed;
+    auto run = [&]() -> asio::awaitable<void> {
+        std::mt19937 rng(7);
+        auto d = co_await dane::resolve_destination(resolver, "ee-good.test", {}, rng);
+        auto attempt = [&](const dane::Destination& dest, std::string id) -> asio::awaitable<void> {
+            lines.clear();
+            const std::vector<OutboundMessage> batch{message(id, {"r@ee-good.test"})};
+            auto r = co_await deliver(dest, batch, tls_, options);
+            EXPECT_EQ(r.recipients.at(0).state, RecipientState::sent) << r.recipients.at(0).text;
+            EXPECT_EQ(r.recipients.at(0).tls, dane::TlsTrust::verified) << id;
+            const auto& tls = r.connections.at(0).tls;
+            resumed.push_back(tls && tls->resumed);
+            lines_of.push_back(lines);
+        };
+        co_await attempt(d, "QIDRESUME01");
+        co_await attempt(d, "QIDRESUME02");
+        auto changed = d;  // one more record in the TLSA RRset (it matches nothing)
+        if (changed.hosts.at(0).plan.tlsa.empty()) {
+            ADD_FAILURE() << "ee-good.test has no TLSA records";
+            co_return;
+        }
+        auto extra = changed.hosts.at(0).plan.tlsa.front();
+        extra.data.assign(extra.data.size(), 0);
+        changed.hosts.at(0).plan.tlsa.push_back(extra);
+        co_await attempt(changed, "QIDRESUME03");
+        co_await attempt(changed, "QIDRESUME04");
+    };
+    auto fut = asio::co_spawn(io, run, asio::use_future);
+    io.run();
+    fut.get();
+    EXPECT_EQ(resumed, (std::vector<bool>{false, true, false, true}));
+    ASSERT_EQ(lines_of.size(), 4u);
+    for (std::size_t i = 0; i < lines_of.size(); ++i) {
+        ASSERT_FALSE(lines_of[i].empty()) << i;
+        EXPECT_TRUE(
+            lines_of[i][0].starts_with("Verified TLS connection established to " + sink + "["))
+            << lines_of[i][0];
+        const bool match_line =
+            lines_of[i].size() > 1 && lines_of[i][1].find("Matched DANE") != std::string::npos;
+        EXPECT_EQ(match_line, !resumed[i]) << i;  // Postfix logs no match for a reused session
+    }
+    std::vector<json::object> log;
+    for (int i = 0; i < 50 && (log = sink_log(sink)).size() < before + 4; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_EQ(log.size(), before + 4);
+    std::vector<bool> at_sink;
+    for (auto i = before; i < log.size(); ++i)
+        at_sink.push_back(log[i].at("session_reused").is_bool() &&
+                          log[i].at("session_reused").as_bool());
+    EXPECT_EQ(at_sink, (std::vector<bool>{false, true, false, true}));
 }
 
 TEST_F(DeliveryLab, PerRecipientReplies) {

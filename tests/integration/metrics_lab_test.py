@@ -10,6 +10,8 @@ check metrics`, and every figure must equal what the relay's own records say:
   level of their connection ("none" without TLS);
 - dane_relay_tls_connections_total{level}: the "<Level> TLS connection
   established" lines;
+- dane_relay_tls_sessions_resumed_total: the connections whose evidence says
+  "session_reused";
 - dane_relay_dns_lookups_total{type,security}: the MX, A, AAAA and TLSA
   lookups of the JSON evidence by DNSSEC status;
 - dane_relay_queue_messages: the files in the spool's queue/;
@@ -87,7 +89,7 @@ def from_records(relay):
             "tls": dict(collections.Counter((m.group(1),) for l in lines
                                             if (m := TLS_LINE.search(l)))),
             "status": collections.Counter(), "final": [], "deliveries": collections.Counter(),
-            "dns": collections.Counter()}
+            "dns": collections.Counter(), "resumed": 0}
     for l in lines:
         if m := DELIVERY_LINE.search(l):
             want["status"][(m.group("status"),)] += 1
@@ -97,6 +99,8 @@ def from_records(relay):
         for attempt in map(json.loads, f):
             for r in attempt["recipients"]:
                 want["deliveries"][(r["status"], r["tls"] or "none")] += 1
+            want["resumed"] += sum(1 for c in attempt["connections"]
+                                   if c["tls"] and c["tls"].get("session_reused"))
             if attempt["mx"] is not None:
                 want["dns"][("MX", attempt["mx"]["security"])] += 1
             for h in attempt["hosts"]:
@@ -117,7 +121,8 @@ def from_page(samples):
                                  if st == s)
                        for s in ("sent", "deferred", "bounced")},
             "deliveries": by(samples, "dane_relay_deliveries_total", "status", "tls"),
-            "dns": by(samples, "dane_relay_dns_lookups_total", "type", "security")}
+            "dns": by(samples, "dane_relay_dns_lookups_total", "type", "security"),
+            "resumed": int(samples[("dane_relay_tls_sessions_resumed_total", frozenset())])}
 
 
 class MetricsLab(unittest.TestCase):
@@ -144,8 +149,8 @@ class MetricsLab(unittest.TestCase):
                 samples = parse(page)
                 want, got = from_records(relay), from_page(samples)
                 want_status = {k: v for k, v in want["status"].items()}
-                if ({k: got[k] for k in ("accepted", "tls", "deliveries", "dns")} ==
-                        {k: want[k] for k in ("accepted", "tls", "deliveries", "dns")} and
+                keys = ("accepted", "tls", "deliveries", "dns", "resumed")
+                if ({k: got[k] for k in keys} == {k: want[k] for k in keys} and
                         got["status"] == {(s,): want_status.get((s,), 0)
                                           for s in ("sent", "deferred", "bounced")}) or \
                         time.monotonic() > deadline:
@@ -162,12 +167,14 @@ class MetricsLab(unittest.TestCase):
             self.assertEqual(got["deliveries"], want["deliveries"])
             self.assertEqual(got["tls"], want["tls"])
             self.assertEqual(got["dns"], want["dns"])
+            self.assertEqual(got["resumed"], want["resumed"])  # SPEC §5.6, the evidence's count
             # Each level and security the scenarios produce shows up (not just zeros).
             self.assertGreaterEqual(set(got["tls"]), {("Verified",), ("Trusted",), ("Untrusted",),
                                                       ("Anonymous",)})
             self.assertGreaterEqual({s for _, s in got["dns"]}, {"secure", "insecure", "bogus"})
             self.check_queue_and_latency(relay, samples, want)
             self.check_process(samples, relay.proc.pid)
+            self.check_resumption(relay)
             with self.assertRaises(urllib.error.HTTPError) as e:
                 scrape("/")
             self.assertEqual(e.exception.code, 404)
@@ -178,6 +185,24 @@ class MetricsLab(unittest.TestCase):
             self.assertIn("dane_relay_queue_messages", scrape()[1])
         finally:
             self.assertEqual(relay.stop(), 0)
+
+    def check_resumption(self, relay):
+        """SPEC §5.6 end to end: one more message to ee-good.test, whose first connection
+        has ended, resumes its TLS session; the page counts it as the evidence does."""
+        send("again@ee-good.test")
+        deadline = time.monotonic() + 30
+        while not any((m := DELIVERY_LINE.search(l)) and m.group("rcpt") == "again@ee-good.test"
+                      for l in relay.lines()):
+            self.assertLess(time.monotonic(), deadline, "again@ee-good.test not delivered")
+            relay.check_running()
+            time.sleep(0.2)
+        while True:
+            got, want = from_page(parse(scrape()[1]))["resumed"], from_records(relay)["resumed"]
+            if got == want and got >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertGreaterEqual(want, 1, "the second connection to mx.ee-good.test resumed")
+        self.assertEqual(got, want)
 
     def check_promtool(self, page):
         p = subprocess.run(["promtool", "check", "metrics"], input=page, capture_output=True,

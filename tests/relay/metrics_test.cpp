@@ -85,16 +85,18 @@ TEST(Metrics, EverySpecNameAndLabelIsOnThePage) {
     m.dns_lookup("TLSA", "bogus");
     m.dns_lookup("DNSKEY", "secure");  // not a SPEC type
     m.tls_connection("Anonymous");
-    m.tls_connection("none");  // no TLS is no TLS connection
+    m.tls_connection("none");            // no TLS is no TLS connection
+    m.tls_connection("Verified", true);  // over a resumed session (SPEC §5.6)
     ProcessStats p;
     p.open_fds = 9;
     std::string page = m.render({42, p});
     for (const char* family :
          {"dane_relay_messages_accepted_total counter", "dane_relay_deliveries_total counter",
           "dane_relay_dns_lookups_total counter", "dane_relay_tls_connections_total counter",
-          "dane_relay_queue_messages gauge", "dane_relay_delivery_seconds histogram",
-          "process_cpu_seconds_total counter", "process_resident_memory_bytes gauge",
-          "process_start_time_seconds gauge", "process_open_fds gauge"}) {
+          "dane_relay_tls_sessions_resumed_total counter", "dane_relay_queue_messages gauge",
+          "dane_relay_delivery_seconds histogram", "process_cpu_seconds_total counter",
+          "process_resident_memory_bytes gauge", "process_start_time_seconds gauge",
+          "process_open_fds gauge"}) {
         std::string name(family, std::strchr(family, ' '));
         EXPECT_NE(page.find("# TYPE " + std::string(family) + "\n"), std::string::npos) << family;
         EXPECT_NE(page.find("# HELP " + name + " "), std::string::npos) << family;
@@ -107,8 +109,9 @@ TEST(Metrics, EverySpecNameAndLabelIsOnThePage) {
           "dane_relay_dns_lookups_total{type=\"TLSA\",security=\"bogus\"} 1\n",
           "dane_relay_dns_lookups_total{type=\"MX\",security=\"failure\"} 0\n",
           "dane_relay_tls_connections_total{level=\"Anonymous\"} 1\n",
-          "dane_relay_queue_messages 42\n", "dane_relay_delivery_seconds_count 1\n",
-          "process_open_fds 9\n"})
+          "dane_relay_tls_connections_total{level=\"Verified\"} 1\n",
+          "dane_relay_tls_sessions_resumed_total 1\n", "dane_relay_queue_messages 42\n",
+          "dane_relay_delivery_seconds_count 1\n", "process_open_fds 9\n"})
         EXPECT_NE(page.find(line), std::string::npos) << line << page;
     EXPECT_EQ(page.find("expired"), std::string::npos);
     EXPECT_EQ(page.find("DNSKEY"), std::string::npos);
