@@ -172,11 +172,14 @@ bool Scheduler::take_in(const std::string& id, bool woken, std::int64_t due_unti
         if (st.status == RcptStatus::pending ||
             (st.status == RcptStatus::deferred && st.next_attempt_us <= until))
             add_due(id, i, recipient_domain(info->envelope.recipients[i].address));
-        else if (st.status == RcptStatus::deferred)
+        else if (st.status == RcptStatus::deferred && !queued_.count({id, i}))
             next = std::min(next.value_or(st.next_attempt_us), st.next_attempt_us);
     }
     // A message that already waits keeps its wait: it was made when the state was written,
-    // from the clock of then (a release after a clock step must not add an early retry).
+    // from the clock of then (a release after a clock step must not add an early retry). A
+    // recipient still queued is being recorded: record() makes its wait, from the moment its
+    // attempt ended, once the write is done (a release that reads the new state first must not
+    // count it from a clock stepped meanwhile).
     if (next) wait(id, *next, true, WaitList::Keep::existing);
     leave_active(id);
     return true;
