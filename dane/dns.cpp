@@ -48,15 +48,20 @@ std::string IpAddress::to_string() const {
     return buf;
 }
 
-std::string TlsaRecord::to_string() const {
+std::string to_hex(const std::uint8_t* p, std::size_t n) {
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string out =
-        std::to_string(usage) + " " + std::to_string(selector) + " " + std::to_string(mtype) + " ";
-    for (auto b : data) {
-        out += kHex[b >> 4];
-        out += kHex[b & 15];
+    std::string out;
+    out.reserve(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        out += kHex[p[i] >> 4];
+        out += kHex[p[i] & 15];
     }
     return out;
+}
+
+std::string TlsaRecord::to_string() const {
+    return std::to_string(usage) + " " + std::to_string(selector) + " " + std::to_string(mtype) +
+           " " + to_hex(data.data(), data.size());
 }
 
 }  // namespace dr::dane

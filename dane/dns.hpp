@@ -30,6 +30,9 @@ struct IpAddress {
     bool operator==(const IpAddress&) const = default;
 };
 
+// Lower-case hex of `n` bytes (TLSA data, digests).
+std::string to_hex(const std::uint8_t* p, std::size_t n);
+
 struct TlsaRecord {
     std::uint8_t usage = 0;
     std::uint8_t selector = 0;

@@ -18,16 +18,6 @@ struct SessionFree {
 };
 using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
 
-std::string hex(const unsigned char* p, std::size_t n) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        out += kHex[p[i] >> 4];
-        out += kHex[p[i] & 15];
-    }
-    return out;
-}
-
 bool record_less(const TlsaRecord& a, const TlsaRecord& b) {
     return std::tie(a.usage, a.selector, a.mtype, a.data) <
            std::tie(b.usage, b.selector, b.mtype, b.data);
@@ -52,7 +42,7 @@ std::string tlsa_rrset_digest(const std::vector<TlsaRecord>& records) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(md.get(), out, &len);
-    return hex(out, len);
+    return to_hex(out, len);
 }
 
 namespace {

@@ -70,21 +70,11 @@ std::optional<std::string> prepare(SSL* ssl, const HostPlan& plan) {
 
 namespace {
 
-std::string hex(const unsigned char* p, std::size_t n) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        out += kHex[p[i] >> 4];
-        out += kHex[p[i] & 15];
-    }
-    return out;
-}
-
 void digests(X509* cert, TlsOutcome& o) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (X509_digest(cert, EVP_sha256(), md, &n)) o.peer_cert_sha256 = hex(md, n);
-    if (X509_pubkey_digest(cert, EVP_sha256(), md, &n)) o.peer_spki_sha256 = hex(md, n);
+    if (X509_digest(cert, EVP_sha256(), md, &n)) o.peer_cert_sha256 = to_hex(md, n);
+    if (X509_pubkey_digest(cert, EVP_sha256(), md, &n)) o.peer_spki_sha256 = to_hex(md, n);
 }
 
 // The curve as Postfix names it: the NIST name ("P-256") where there is one.
