@@ -53,7 +53,7 @@ QueuedEnvelope queued(const smtp::Envelope& in, const smtp::ClientInfo& client) 
 
 // Every disk call runs on the AsyncSpool's pool: the message is gathered here into pieces of
 // kFlush and each is written there while the session reads on; commit() writes the rest,
-// then fsyncs and renames (the 250 still means fsync'd).
+// then fsyncs and renames, in one trip (the 250 still means fsync'd).
 class SpoolMessageWriter : public smtp::MessageWriter {
   public:
     SpoolMessageWriter(SpoolSink& sink, std::unique_ptr<SpoolWriter> w, QueuedEnvelope env,
@@ -71,14 +71,12 @@ class SpoolMessageWriter : public smtp::MessageWriter {
         co_return !co_await flush();
     }
 
+    // The rest of the body is written in the commit's own trip to the pool.
     smtp::awaitable<smtp::SinkResult> commit() override {
-        std::error_code ec = buf_.empty() ? std::error_code() : co_await flush();
-        CommitResult r{ec, {}};
-        if (!ec && writer_)
-            r = co_await sink_.spool_.async_commit(std::move(writer_), env_,
-                                                   boost::asio::use_awaitable);
-        else if (!ec)
-            r.ec = make_error_code(SpoolErrc::closed);
+        CommitResult r{make_error_code(SpoolErrc::closed), {}};
+        if (writer_)
+            r = co_await sink_.spool_.async_commit(std::move(writer_), std::exchange(buf_, {}),
+                                                   env_, boost::asio::use_awaitable);
         if (r.ec) {
             sink_.log_.warning(Role::cleanup, id_ + ": cannot store message: " + r.ec.message());
             co_return smtp::SinkResult{false, {}};

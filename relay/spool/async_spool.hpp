@@ -85,6 +85,22 @@ class AsyncSpool {
             std::forward<Token>(token));
     }
 
+    // The same with the body's last piece, written first in the same trip to the pool (a small
+    // message costs one trip, not two); a failed write drops the file there.
+    template <typename Token>
+    auto async_commit(std::unique_ptr<SpoolWriter> writer, std::string tail, QueuedEnvelope env,
+                      Token&& token) {
+        return run<CommitResult>(
+            [this, w = std::move(writer), t = std::move(tail), env = std::move(env)]() mutable {
+                if (auto ec = w->write(t)) {
+                    w.reset();
+                    return CommitResult{ec, {}};
+                }
+                return spool_.commit(std::move(w), std::move(env));
+            },
+            std::forward<Token>(token));
+    }
+
     // Completion signature void(std::error_code).
     template <typename Token>
     auto async_mark_notice(std::string id, std::string notice, Token&& token) {

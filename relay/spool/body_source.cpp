@@ -73,9 +73,12 @@ struct SpoolBodySource::State {
     std::unique_ptr<BodyReader> reader;
     std::string buf;  // the piece handed out last
     std::error_code ec;
+    bool last = false;  // buf holds the last piece, its CRC already matched
     bool ended = false;
 
-    // On the pool: the next piece into buf; empty (after the CRC matched) at the end.
+    // On the pool: the next piece into buf; empty (after the CRC matched) at the end. With the
+    // last piece the CRC is checked and the descriptor closed at once (a small body costs one
+    // trip to the pool, not two): a damaged body fails before its last piece is handed out.
     std::error_code step() {
         if (!reader) {
             std::error_code oec;
@@ -83,8 +86,13 @@ struct SpoolBodySource::State {
             if (!reader) return oec;
             if (reader->size() != size) return SpoolErrc::corrupt;
         }
-        if (reader->position() < reader->size()) return reader->read(piece, buf);
-        buf.clear();
+        if (reader->position() < reader->size()) {
+            if (auto rec = reader->read(piece, buf)) return rec;
+            if (reader->position() < reader->size()) return {};
+            last = true;
+        } else {
+            buf.clear();
+        }
         auto cec = reader->check();
         reader.reset();  // the descriptor is closed here, on the pool
         return cec;
@@ -101,6 +109,7 @@ SpoolBodySource::SpoolBodySource(AsyncSpool& spool, std::string id, BodyFacts fa
                                         nullptr,
                                         {},
                                         {},
+                                        false,
                                         false})),
       spool_(spool),
       failure_(std::move(failure)) {}
@@ -109,6 +118,10 @@ smtp::awaitable<std::optional<std::string_view>> SpoolBodySource::next() {
     auto st = st_;
     if (st->ec) co_return std::nullopt;
     if (st->ended) co_return std::string_view();
+    if (st->last) {
+        st->ended = true;
+        co_return std::string_view();
+    }
     auto job = [st] { return st->step(); };  // named: see check_body
     st->ec =
         co_await spool_.async_call<std::error_code>(std::move(job), boost::asio::use_awaitable);
