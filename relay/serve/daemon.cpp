@@ -402,11 +402,12 @@ class Daemon {
     std::optional<Account> account_;  // to switch to after binding; empty: keep the user
     std::string file_, name_;
     Logger& log_;
-    Metrics metrics_;  // bumped from both loops (atomics)
-    // Tokens as many as inbound sessions (Postfix: default_process_limit); from both loops.
-    InFlow in_flow_{static_cast<std::int64_t>(cfg_.server.max_connections)};
+    Metrics metrics_;              // bumped from both loops (atomics)
     asio::io_context io_;          // the queue's loop: this thread
     asio::io_context inbound_io_;  // the inbound sessions' loop: inbound_thread_
+    // Tokens as many as inbound sessions (Postfix: default_process_limit); from both loops.
+    // Declared after the loops: its waiting messages' timers go before the loop they use.
+    InFlow in_flow_{static_cast<std::int64_t>(cfg_.server.max_connections)};
     asio::ssl::context client_tls_;
     std::optional<asio::ssl::context> server_tls_;
     asio::signal_set signals_;

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace dr::relay {
 namespace {
@@ -72,6 +74,41 @@ TEST(InFlow, ATokenPutFromAnotherThreadEndsTheWait) {
     EXPECT_GE(took, 100ms);
     EXPECT_LT(took, 10000ms);  // it did not wait out the delay
     EXPECT_EQ(flow.tokens(), 0);
+}
+
+// Three messages wait on one loop; each put hands one token to the oldest waiter at once (no
+// poll), and a waiter that timed out is gone: the token after it goes back to the pool.
+TEST(InFlow, EachPutWakesTheOldestWaiterAndATimedOutOneLeaves) {
+    InFlow flow(5);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(flow.take());
+    boost::asio::io_context io;
+    std::vector<std::pair<int, bool>> done;  // waiter, admitted with a token
+    auto wait = [&](int n, std::chrono::milliseconds delay) {
+        boost::asio::co_spawn(io, flow.admit(delay), [&done, n](std::exception_ptr e, bool ok) {
+            if (e) std::rethrow_exception(e);
+            done.emplace_back(n, ok);
+        });
+    };
+    wait(1, 10000ms);
+    wait(2, 10000ms);
+    wait(3, 50ms);
+    io.run_for(10ms);
+    EXPECT_EQ(flow.waiting(), 3u);
+    flow.put();
+    io.run_for(10ms);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0], std::make_pair(1, true));
+    io.run_for(200ms);  // waiter 3 times out
+    ASSERT_EQ(done.size(), 2u);
+    EXPECT_EQ(done[1], std::make_pair(3, false));
+    EXPECT_EQ(flow.waiting(), 1u);
+    flow.put();
+    io.run_for(10ms);
+    ASSERT_EQ(done.size(), 3u);
+    EXPECT_EQ(done[2], std::make_pair(2, true));
+    EXPECT_EQ(flow.waiting(), 0u);
+    flow.put();
+    EXPECT_EQ(flow.tokens(), 1);
 }
 
 TEST(InFlow, ZeroDelayIsOffAndTakesNothing) {
