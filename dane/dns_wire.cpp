@@ -85,6 +85,18 @@ std::optional<TlsaRecord> decode_tlsa(std::span<const std::uint8_t> rdata) {
     return r;
 }
 
+std::optional<std::string> decode_txt(std::span<const std::uint8_t> rdata) {
+    if (rdata.empty()) return std::nullopt;
+    std::string text;
+    for (std::size_t pos = 0; pos < rdata.size();) {
+        const std::size_t len = rdata[pos++];
+        if (len > rdata.size() - pos) return std::nullopt;
+        text.append(reinterpret_cast<const char*>(rdata.data() + pos), len);
+        pos += len;
+    }
+    return text;
+}
+
 namespace {
 
 // Skips a possibly compressed name at data[pos]; false when it runs off the end.

@@ -63,6 +63,8 @@ const char* to_string(RrType t) {
             return "AAAA";
         case RrType::tlsa:
             return "TLSA";
+        case RrType::txt:
+            return "TXT";
         case RrType::dnskey:
             break;
     }
@@ -268,6 +270,7 @@ Lookup<T> Resolver::Query::to_lookup() const {
             std::optional<T> rec;
             if constexpr (std::is_same_v<T, MxRecord>) rec = wire::decode_mx(rd);
             if constexpr (std::is_same_v<T, TlsaRecord>) rec = wire::decode_tlsa(rd);
+            if constexpr (std::is_same_v<T, std::string>) rec = wire::decode_txt(rd);
             if constexpr (std::is_same_v<T, IpAddress>)
                 rec = type == RrType::a ? wire::decode_a(rd) : wire::decode_aaaa(rd);
             if (rec)
@@ -291,6 +294,7 @@ asio::awaitable<Lookup<T>> Resolver::Pending<T>::get() {
 template class Resolver::Pending<MxRecord>;
 template class Resolver::Pending<IpAddress>;
 template class Resolver::Pending<TlsaRecord>;
+template class Resolver::Pending<std::string>;
 
 Resolver::Pending<MxRecord> Resolver::mx(const std::string& name) {
     Pending<MxRecord> p;
@@ -310,6 +314,11 @@ Resolver::Pending<IpAddress> Resolver::aaaa(const std::string& name) {
 Resolver::Pending<TlsaRecord> Resolver::tlsa(const std::string& name) {
     Pending<TlsaRecord> p;
     p.query_ = start(name, RrType::tlsa);
+    return p;
+}
+Resolver::Pending<std::string> Resolver::txt(const std::string& name) {
+    Pending<std::string> p;
+    p.query_ = start(name, RrType::txt);
     return p;
 }
 

@@ -1,6 +1,6 @@
 // The validating stub: libunbound driven from the Asio event loop
 // (ub_resolve_async; its ub_fd as an Asio descriptor; ub_process on readiness).
-// Entry points: Resolver::create, start() for raw queries, mx/addresses/tlsa.
+// Entry points: Resolver::create, start() for raw queries, mx/addresses/tlsa/txt.
 // ensure_validating() also picks the mode: full recursion, or, when the root
 // servers cannot be reached, forwarding to the resolv.conf nameservers (SPEC §7).
 // Failures are values (Lookup with Security::failure or ::bogus); only
@@ -32,8 +32,8 @@ class ResolverError : public std::runtime_error {
 };
 
 // RR types we ask for (RFC 1035, RFC 3596, RFC 6698).
-enum class RrType : int { a = 1, mx = 15, aaaa = 28, tlsa = 52, dnskey = 48 };
-const char* to_string(RrType t);  // "A", "MX", "AAAA", "TLSA", "DNSKEY"
+enum class RrType : int { a = 1, mx = 15, txt = 16, aaaa = 28, tlsa = 52, dnskey = 48 };
+const char* to_string(RrType t);  // "A", "MX", "TXT", "AAAA", "TLSA", "DNSKEY"
 
 class Resolver {
   public:
@@ -60,6 +60,8 @@ class Resolver {
     Pending<IpAddress> a(const std::string& name);
     Pending<IpAddress> aaaa(const std::string& name);
     Pending<TlsaRecord> tlsa(const std::string& name);
+    // Each TXT record's strings joined (MTA-STS's _mta-sts, TLSRPT's _smtp._tls).
+    Pending<std::string> txt(const std::string& name);
 
     // SPEC §7: a resolver that cannot validate is an error at start. Asks for
     // the root DNSKEY RRset and throws ResolverError unless it is secure. With

@@ -20,6 +20,19 @@ StsOutcome fall_back(const std::optional<StsCached>& cached, std::int64_t now, s
 
 }  // namespace
 
+StsTxt sts_txt_from(const Lookup<std::string>& lookup) {
+    using Kind = StsTxt::Kind;
+    if (lookup.security == Security::bogus) return {Kind::failed, {}, "bogus: " + lookup.why};
+    if (lookup.outcome == Outcome::error || lookup.security == Security::failure)
+        return {Kind::failed, {}, lookup.why.empty() ? "lookup failed" : lookup.why};
+    if (lookup.outcome == Outcome::nxdomain) return {Kind::none, {}, "NXDOMAIN"};
+    if (lookup.outcome == Outcome::nodata) return {Kind::none, {}, "no TXT record"};
+    if (lookup.malformed) return {Kind::failed, {}, "malformed TXT record"};
+    auto chosen = choose_sts_record(lookup.records);
+    if (!chosen) return {Kind::none, {}, chosen.error};
+    return {Kind::record, chosen.value->id, {}};
+}
+
 StsStep sts_first_step(const StsTxt& txt, const std::optional<StsCached>& cached,
                        std::int64_t now) {
     const StsCached* c = fresh_cache(cached, now);

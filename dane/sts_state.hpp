@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "dane/dns.hpp"
 #include "dane/sts.hpp"
 
 namespace dr::dane {
@@ -30,8 +31,15 @@ struct StsCached {
 // or a lookup failure (SERVFAIL, bogus, timeout).
 struct StsTxt {
     enum class Kind { record, none, failed } kind = Kind::none;
-    std::string id;  // kind == record
+    std::string id;   // kind == record
+    std::string why;  // none, failed: for the log ("no v=STSv1 record", "SERVFAIL", ...)
 };
+
+// The TXT lookup of _mta-sts.<domain> as an StsTxt. NXDOMAIN, NODATA and an RRset without
+// exactly one valid STSv1 record are none (RFC 8461 §3.1); a lookup that failed, a bogus
+// answer or an undecodable record is failed (it cannot tell that the record went away).
+// DNSSEC is not required: MTA-STS trusts the policy's HTTPS, not DNS.
+StsTxt sts_txt_from(const Lookup<std::string>& lookup);
 
 struct StsStep {
     enum class Do {

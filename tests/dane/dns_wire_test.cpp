@@ -49,6 +49,19 @@ TEST(DnsWire, EscapesOddBytes) {
     EXPECT_EQ(mx->host, "a\\032\\000");
 }
 
+// RFC 1035 §3.3.14: one or more character-strings, joined (RFC 8461 §3.1).
+TEST(DnsWire, TxtStringsAreJoined) {
+    EXPECT_EQ(decode_txt(bytes({3, 'v', '=', 'S'})), "v=S");
+    EXPECT_EQ(decode_txt(bytes({2, 'a', 'b', 0, 1, 'c'})), "abc");  // an empty string too
+    EXPECT_EQ(decode_txt(bytes({0})), "");
+}
+
+TEST(DnsWire, RejectsMalformedTxt) {
+    EXPECT_FALSE(decode_txt(bytes({})));                  // no string at all
+    EXPECT_FALSE(decode_txt(bytes({4, 'a', 'b', 'c'})));  // runs past the end
+    EXPECT_FALSE(decode_txt(bytes({1, 'a', 2, 'b'})));    // the second one does
+}
+
 TEST(DnsWire, Addresses) {
     auto a = decode_a(bytes({192, 0, 2, 1}));
     ASSERT_TRUE(a);

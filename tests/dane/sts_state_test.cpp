@@ -16,7 +16,7 @@ StsCached cached(std::string id, std::int64_t fetched, std::uint32_t max_age = 8
 }
 
 StsTxt record(std::string id) {
-    return {StsTxt::Kind::record, std::move(id)};
+    return {StsTxt::Kind::record, std::move(id), ""};
 }
 
 StsFetch body(std::string text) {
@@ -24,6 +24,43 @@ StsFetch body(std::string text) {
 }
 
 const char* kTesting = "version: STSv1\nmode: testing\nmx: mx.b.test\nmax_age: 600\n";
+
+Lookup<std::string> txt(Security sec, Outcome out, std::vector<std::string> records = {}) {
+    Lookup<std::string> l;
+    l.security = sec;
+    l.outcome = out;
+    l.records = std::move(records);
+    return l;
+}
+
+// RFC 8461 §3.1: exactly one valid STSv1 record, others ignored; no record is "none", a
+// failed or bogus lookup is "failed" (a cached policy then still applies).
+TEST(StsState, TxtLookupsAsStsTxt) {
+    using Kind = StsTxt::Kind;
+    auto one = sts_txt_from(
+        txt(Security::insecure, Outcome::found, {"v=spf1 -all", "v=STSv1; id=20261203T1;"}));
+    EXPECT_EQ(one.kind, Kind::record);
+    EXPECT_EQ(one.id, "20261203T1");
+    EXPECT_EQ(sts_txt_from(txt(Security::secure, Outcome::found, {"v=STSv1; id=a1;"})).id, "a1");
+    auto two =
+        sts_txt_from(txt(Security::secure, Outcome::found, {"v=STSv1; id=a1;", "v=STSv1; id=a2;"}));
+    EXPECT_EQ(two.kind, Kind::none);
+    EXPECT_FALSE(two.why.empty());
+    EXPECT_EQ(sts_txt_from(txt(Security::secure, Outcome::found, {"v=STSv1; id=;"})).kind,
+              Kind::none);
+    EXPECT_EQ(sts_txt_from(txt(Security::secure, Outcome::found, {"v=spf1 -all"})).kind,
+              Kind::none);
+    EXPECT_EQ(sts_txt_from(txt(Security::secure, Outcome::nxdomain)).kind, Kind::none);
+    EXPECT_EQ(sts_txt_from(txt(Security::insecure, Outcome::nodata)).kind, Kind::none);
+    EXPECT_EQ(sts_txt_from(txt(Security::failure, Outcome::error)).kind, Kind::failed);
+    auto bogus = txt(Security::bogus, Outcome::found, {"v=STSv1; id=a1;"});
+    bogus.why = "signature expired";
+    EXPECT_EQ(sts_txt_from(bogus).kind, Kind::failed);
+    EXPECT_EQ(sts_txt_from(bogus).why, "bogus: signature expired");
+    auto broken = txt(Security::secure, Outcome::found, {"v=STSv1; id=a1;"});
+    broken.malformed = 1;
+    EXPECT_EQ(sts_txt_from(broken).kind, Kind::failed);
+}
 
 TEST(StsState, FreshIsWithinMaxAgeOfTheFetch) {
     auto c = cached("a", kNow - 100, 100);
@@ -50,12 +87,12 @@ TEST(StsState, ANewIdOrAnExpiredCacheFetches) {
 
 TEST(StsState, NoRecordOrAFailedLookupKeepsAFreshCache) {
     for (auto kind : {StsTxt::Kind::none, StsTxt::Kind::failed}) {
-        auto s = sts_first_step({kind, ""}, cached("a", kNow - 10), kNow);
+        auto s = sts_first_step({kind, "", ""}, cached("a", kNow - 10), kNow);
         EXPECT_EQ(s.what, StsStep::Do::apply_cached);
         EXPECT_FALSE(s.confirmed);
-        EXPECT_EQ(sts_first_step({kind, ""}, cached("a", kNow - 86400), kNow).what,
+        EXPECT_EQ(sts_first_step({kind, "", ""}, cached("a", kNow - 86400), kNow).what,
                   StsStep::Do::no_policy);
-        EXPECT_EQ(sts_first_step({kind, ""}, std::nullopt, kNow).what, StsStep::Do::no_policy);
+        EXPECT_EQ(sts_first_step({kind, "", ""}, std::nullopt, kNow).what, StsStep::Do::no_policy);
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "dane/dns.hpp"
 #include "dane/dns_wire.hpp"
+#include "dane/sts.hpp"
 #include "dane/tlsa.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -16,6 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)wire::decode_a(in);
     (void)wire::decode_aaaa(in);
     if (auto t = wire::decode_tlsa(in)) (void)tlsa_usability(*t);
+    if (auto txt = wire::decode_txt(in)) (void)choose_sts_record({*txt});
     (void)wire::rrsig_expiration(in, 52);  // a whole answer message, as libunbound gives it
     (void)domain_name_error(std::string_view(reinterpret_cast<const char*>(data), size));
     return 0;

@@ -19,6 +19,7 @@
 
 #include "dane/destination.hpp"
 #include "dane/session_cache.hpp"
+#include "dane/sts_state.hpp"
 #include "relay/queue/delivery.hpp"
 
 namespace dr::relay {
@@ -330,6 +331,39 @@ TEST_F(DeliveryLab, TlsSessionsResumeOnlyUnderTheSameTlsaRrset) {
         at_sink.push_back(log[i].at("session_reused").is_bool() &&
                           log[i].at("session_reused").as_bool());
     EXPECT_EQ(at_sink, (std::vector<bool>{false, true, false, true}));
+}
+
+// Issue 12's TXT lookups through the validating resolver: the _mta-sts RRset (an STSv1 record
+// beside another) gives the policy id; the _smtp._tls record's two strings are joined; a name
+// without the record is none, securely denied.
+TEST_F(DeliveryLab, TxtLookupsForMtaStsAndTlsrpt) {
+    asio::io_context io;
+    dane::Resolver resolver(io.get_executor(), dns_);
+    dane::Lookup<std::string> sts, rpt, missing;
+    auto run = [&]() -> asio::awaitable<void> {
+        auto a = resolver.txt("_mta-sts.ee-good.test");
+        auto b = resolver.txt("_smtp._tls.ee-good.test");
+        auto c = resolver.txt("_mta-sts.ee-301.test");
+        sts = co_await a.get();
+        rpt = co_await b.get();
+        missing = co_await c.get();
+    };
+    asio::co_spawn(io, run(), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    });
+    io.run();
+    EXPECT_TRUE(sts.secure()) << sts.why;
+    EXPECT_EQ(sts.records.size(), 2u);
+    auto chosen = dane::sts_txt_from(sts);
+    EXPECT_EQ(chosen.kind, dane::StsTxt::Kind::record) << chosen.why;
+    EXPECT_EQ(chosen.id, "lab20261203");
+    ASSERT_EQ(rpt.records.size(), 1u);
+    EXPECT_EQ(rpt.records[0], "v=TLSRPTv1; rua=mailto:tlsrpt@ee-good.test");
+    auto report = dane::choose_tlsrpt_record(rpt.records);
+    EXPECT_TRUE(report) << report.error;
+    EXPECT_TRUE(missing.secure());
+    EXPECT_EQ(missing.outcome, dane::Outcome::nxdomain);
+    EXPECT_EQ(dane::sts_txt_from(missing).kind, dane::StsTxt::Kind::none);
 }
 
 TEST_F(DeliveryLab, PerRecipientReplies) {

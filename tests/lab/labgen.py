@@ -498,6 +498,12 @@ def scenarios(L):
         return h
 
     ee("ee-good.test", "DANE-EE 3 1 1 matching the served self-signed cert")
+    # MTA-STS and TLSRPT TXT records (issue 12), the second one in two strings; other TXT
+    # records beside the STSv1 one are ignored (RFC 8461 §3.1).
+    good = L.zone_of("ee-good.test")
+    good.add("_mta-sts.ee-good.test", "TXT", '"v=STSv1; id=lab20261203;"')
+    good.add("_mta-sts.ee-good.test", "TXT", '"v=spf1 -all"')
+    good.add("_smtp._tls.ee-good.test", "TXT", '"v=TLSRPTv1; " "rua=mailto:tlsrpt@ee-good.test"')
 
     L.domain("ee-badhex.test", "DANE-EE 3 1 1 whose digest has one hex digit changed")
     c = C.selfsigned("mx.ee-badhex.test", "mx.ee-badhex.test")
