@@ -504,6 +504,7 @@ def scenarios(L):
     good.add("_mta-sts.ee-good.test", "TXT", '"v=STSv1; id=lab20261203;"')
     good.add("_mta-sts.ee-good.test", "TXT", '"v=spf1 -all"')
     good.add("_smtp._tls.ee-good.test", "TXT", '"v=TLSRPTv1; " "rua=mailto:tlsrpt@ee-good.test"')
+    good.add("mta-sts.ee-good.test", "A", STS_POLICY_ADDRESS)  # sts_policy_lab_test.py serves
 
     L.domain("ee-badhex.test", "DANE-EE 3 1 1 whose digest has one hex digit changed")
     c = C.selfsigned("mx.ee-badhex.test", "mx.ee-badhex.test")
@@ -677,6 +678,7 @@ def scenarios(L):
 
 # An address in the lab netns where nothing listens: connections are refused at once.
 UNREACHABLE_ADDRESS = "127.0.3.1"
+STS_POLICY_ADDRESS = "127.0.4.1"  # the MTA-STS policy host of ee-good.test (HTTPS)
 
 
 def unreachable_scenario(L):
