@@ -124,7 +124,7 @@ SpoolSink::SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
 smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> SpoolSink::open(
     const smtp::ClientInfo& client, const smtp::Envelope& env) {
     if (in_flow_) co_await in_flow_->admit(in_flow_delay_);
-    auto begun = co_await spool_.async_begin(boost::asio::use_awaitable);
+    auto begun = spool_.begin_deferred();  // no disk call: the file comes with the first write
     if (!begun.writer) {
         log_.warning(Role::smtpd, "cannot open a queue file: " + begun.ec.message());
         co_return nullptr;

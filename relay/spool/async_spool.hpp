@@ -43,6 +43,13 @@ class AsyncSpool {
             std::forward<Token>(token));
     }
 
+    // Spool::begin_deferred here and now (no file yet: the pool makes it with the first write).
+    BeginResult begin_deferred(Reserve reserve = Reserve::keep) {
+        BeginResult r;
+        r.writer = spool_.begin_deferred(r.ec, reserve);
+        return r;
+    }
+
     struct WriteResult {
         std::error_code ec;
         std::unique_ptr<SpoolWriter> writer;  // handed back for the next write or the commit

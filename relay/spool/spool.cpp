@@ -275,8 +275,8 @@ std::uint64_t replay_journal(std::string_view j, MessageInfo& info) {
 
 // ---- SpoolWriter ----
 
-SpoolWriter::SpoolWriter(SpoolIo& io, int incoming_fd, int fd, std::string id)
-    : io_(io), incoming_fd_(incoming_fd), fd_(fd), id_(std::move(id)) {
+SpoolWriter::SpoolWriter(SpoolIo& io, int incoming_fd, std::string id)
+    : io_(io), incoming_fd_(incoming_fd), id_(std::move(id)) {
     buf_.reserve(kWriteBuffer);
     buf_ += kSpoolMagic;
     buf_ += encode_record_header(RecordType::body, 0, 0);  // patched in commit()
@@ -295,7 +295,19 @@ std::error_code SpoolWriter::write(std::string_view chunk) {
     return {};
 }
 
+std::error_code SpoolWriter::create() {
+    if (error_ || created_) return error_;
+    fd_ = io_.openat(incoming_fd_, id_.c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd_ < 0)
+        error_ = errno_ec();
+    else
+        created_ = true;
+    return error_;
+}
+
 std::error_code SpoolWriter::flush() {
+    if (!error_ && !created_) create();
     if (!error_) error_ = write_all(io_, fd_, buf_);
     buf_.clear();
     return error_;
@@ -318,7 +330,7 @@ std::error_code SpoolWriter::finish(std::string_view envelope_record) {
 void SpoolWriter::abandon() {
     if (fd_ >= 0) io_.close(fd_);
     fd_ = -1;
-    io_.unlinkat(incoming_fd_, id_.c_str(), 0);
+    if (created_) io_.unlinkat(incoming_fd_, id_.c_str(), 0);
 }
 
 // ---- Spool: opening and recovery ----
@@ -496,6 +508,17 @@ std::error_code Spool::check_space() const {
 }
 
 std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec, Reserve reserve) {
+    while (true) {
+        auto w = begin_deferred(ec, reserve);
+        if (!w) return nullptr;
+        ec = w->create();
+        if (ec == std::errc::file_exists) continue;  // a leftover of the same name: another ID
+        if (ec) return nullptr;
+        return w;
+    }
+}
+
+std::unique_ptr<SpoolWriter> Spool::begin_deferred(std::error_code& ec, Reserve reserve) {
     ec = reserve == Reserve::may_use ? std::error_code{} : check_space();
     if (ec) return nullptr;
     while (true) {
@@ -504,14 +527,7 @@ std::unique_ptr<SpoolWriter> Spool::begin(std::error_code& ec, Reserve reserve) 
             std::lock_guard lock(mu_);
             if (index_.count(*key)) continue;
         }
-        int fd = io_.openat(incoming_fd_, id.c_str(),
-                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 && errno == EEXIST) continue;
-        if (fd < 0) {
-            ec = errno_ec();
-            return nullptr;
-        }
-        return std::unique_ptr<SpoolWriter>(new SpoolWriter(io_, incoming_fd_, fd, std::move(id)));
+        return std::unique_ptr<SpoolWriter>(new SpoolWriter(io_, incoming_fd_, std::move(id)));
     }
 }
 

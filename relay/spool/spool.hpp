@@ -66,8 +66,10 @@ struct RecoveryReport {
 class DirSyncer;
 class Spool;
 
-// A message being received: the body is streamed straight into incoming/<ID>. Destroying a
-// writer that was not committed deletes the file. Errors are sticky and reported by commit().
+// A message being received: the body is streamed straight into incoming/<ID>, a file made
+// with the first write to disk (Spool::begin makes it at once, begin_deferred on the pool
+// with the first flush or the commit). Destroying a writer that was not committed deletes
+// the file. Errors are sticky and reported by commit().
 class SpoolWriter {
   public:
     ~SpoolWriter();
@@ -80,14 +82,16 @@ class SpoolWriter {
 
   private:
     friend class Spool;
-    SpoolWriter(SpoolIo& io, int incoming_fd, int fd, std::string id);
+    SpoolWriter(SpoolIo& io, int incoming_fd, std::string id);
+    std::error_code create();  // incoming/<ID>, O_EXCL; the error sticks
     std::error_code flush();
     std::error_code finish(std::string_view envelope_record);
     void abandon();
 
     SpoolIo& io_;
     int incoming_fd_;
-    int fd_;
+    int fd_ = -1;
+    bool created_ = false;  // incoming/<ID> was made (abandon() deletes it)
     std::string id_;
     std::string buf_;
     std::uint64_t size_ = 0;
@@ -145,6 +149,12 @@ class Spool {
 
     // Receiving. All thread-safe; concurrent commits share directory fsyncs (group commit).
     std::unique_ptr<SpoolWriter> begin(std::error_code& ec, Reserve reserve = Reserve::keep);
+    // The same without touching incoming/ (an ID and the free-space check, fstatvfs): the
+    // file is made on the pool by the writer's first flush or its commit, so a session's
+    // loop can start a message without a trip to the pool. An ID whose name is taken in
+    // incoming/ (a leftover) then fails that message (sticky error), it is not renamed.
+    std::unique_ptr<SpoolWriter> begin_deferred(std::error_code& ec,
+                                                Reserve reserve = Reserve::keep);
     CommitResult commit(std::unique_ptr<SpoolWriter> writer, QueuedEnvelope env);
     CommitResult commit(QueuedEnvelope env, std::string_view body, Reserve reserve = Reserve::keep);
 

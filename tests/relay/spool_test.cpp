@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "relay/cli/queue_list.hpp"
 #include "spool_test_util.hpp"
@@ -78,6 +79,42 @@ TEST(Spool, StreamingWriterAndAbandon) {
     EXPECT_EQ(testing::count_files(fs::path(tmp.path()) / "incoming"), 1u);
     w2.reset();
     EXPECT_EQ(testing::count_files(fs::path(tmp.path()) / "incoming"), 0u);
+    EXPECT_EQ(spool->list().size(), 1u);
+}
+
+// begin_deferred() (what the inbound loop calls) touches no file: incoming/<ID> is made with the
+// first flush or the commit, a writer dropped before that leaves nothing, and a name already
+// taken in incoming/ fails the message without deleting the file that holds the name.
+TEST(Spool, DeferredBeginMakesTheFileWithTheFirstWrite) {
+    TempDir tmp;
+    auto spool = open_spool(tmp.path());
+    const auto incoming = fs::path(tmp.path()) / "incoming";
+    std::error_code ec;
+    auto w = spool->begin_deferred(ec);
+    ASSERT_TRUE(w) << ec.message();
+    w->write("Subject: deferred\r\n\r\nbody\r\n");
+    EXPECT_EQ(testing::count_files(incoming), 0u);
+    auto r = spool->commit(std::move(w), sample_envelope(1));
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    std::string back;
+    ASSERT_FALSE(spool->read_body(r.id, back));
+    EXPECT_EQ(back, "Subject: deferred\r\n\r\nbody\r\n");
+
+    auto dropped = spool->begin_deferred(ec);
+    ASSERT_TRUE(dropped);
+    dropped->write(std::string(200000, 'x'));  // past the write buffer: the file exists now
+    EXPECT_EQ(testing::count_files(incoming), 1u);
+    dropped.reset();
+    EXPECT_EQ(testing::count_files(incoming), 0u);
+
+    auto taken = spool->begin_deferred(ec);
+    ASSERT_TRUE(taken);
+    const auto squatter = incoming / taken->id();
+    { std::ofstream(squatter) << "not ours"; }
+    taken->write("body\r\n");
+    auto failed = spool->commit(std::move(taken), sample_envelope(1));
+    EXPECT_EQ(failed.ec, std::errc::file_exists);
+    EXPECT_TRUE(fs::exists(squatter));
     EXPECT_EQ(spool->list().size(), 1u);
 }
 
