@@ -51,7 +51,7 @@ QueuedEnvelope queued(const smtp::Envelope& in, const smtp::ClientInfo& client) 
 
 }  // namespace
 
-// Every disk call runs on the AsyncSpool's pool: the message is gathered here into pieces of
+// Every write runs on the AsyncSpool's pool: the message is gathered here into pieces of
 // kFlush and each is written there while the session reads on; commit() writes the rest,
 // then fsyncs and renames, in one trip (the 250 still means fsync'd).
 class SpoolMessageWriter : public smtp::MessageWriter {
@@ -124,7 +124,9 @@ SpoolSink::SpoolSink(AsyncSpool& spool, Logger& log, std::string hostname,
 smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> SpoolSink::open(
     const smtp::ClientInfo& client, const smtp::Envelope& env) {
     if (in_flow_) co_await in_flow_->admit(in_flow_delay_);
-    auto begun = spool_.begin_deferred();  // no disk call: the file comes with the first write
+    // No file yet (only the free-space check, an fstatvfs): it is made on the pool with the
+    // first write.
+    auto begun = spool_.begin_deferred();
     if (!begun.writer) {
         log_.warning(Role::smtpd, "cannot open a queue file: " + begun.ec.message());
         co_return nullptr;
