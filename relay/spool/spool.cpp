@@ -764,10 +764,17 @@ std::optional<MessageInfo> Spool::get(std::string_view id, std::error_code& ec) 
 }
 
 // A listing reads past the cache (keep = false) so that it does not evict the active messages.
+// A cached message is answered without its stripe: the cache changes only under cache_mu_, after
+// the change is durable (and a removal drops it), so the queue's loop never waits behind another
+// thread's journal fdatasync on the same stripe.
 std::optional<MessageInfo> Spool::fetch(std::string_view id, std::error_code& ec, bool keep) const {
     ec.clear();
     auto key = QueueKey::from(id);
     if (!key) return std::nullopt;
+    {
+        std::lock_guard cache_lock(cache_mu_);
+        if (auto info = cache_->find(*key)) return info;
+    }
     std::lock_guard lock(stripe(*key));
     const Entry* e = find(*key);
     if (!e) return std::nullopt;

@@ -231,7 +231,8 @@ class Spool {
     RecoveryReport recovery_;
     // Locking: an operation on a message holds its stripe for the whole operation (the entry
     // cannot be erased meanwhile); mu_ guards the index's shape and the entries' scheduling
-    // fields, briefly; cache_mu_ the cache. Order: stripe, then mu_ or cache_mu_.
+    // fields, briefly; cache_mu_ the cache. Order: stripe, then mu_ or cache_mu_. A read that
+    // the cache answers takes cache_mu_ alone (the cache holds only durable states).
     mutable std::array<std::mutex, 64> stripes_;
     mutable std::mutex mu_;
     std::map<QueueKey, Entry> index_;

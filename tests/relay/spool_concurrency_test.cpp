@@ -6,6 +6,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -18,6 +21,59 @@ namespace {
 
 namespace asio = boost::asio;
 using testing::TempDir;
+
+// fdatasync waits (while armed) until released; `holding` says one is waiting.
+class HoldIo : public SpoolIo {
+  public:
+    std::mutex mu;
+    std::condition_variable cv;
+    bool armed = false, holding = false;
+
+  protected:
+    int inject(SpoolCall c) override {
+        std::unique_lock lock(mu);
+        if (c != SpoolCall::fdatasync || !armed) return 0;
+        holding = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return !armed; });
+        return 0;
+    }
+};
+
+// The queue's loop asks for a message's state while another thread's journal write of the
+// same message waits in fdatasync: the cached, durable state comes back at once, the new
+// one once the write is done.
+TEST(SpoolConcurrency, ACachedReadDoesNotWaitForAJournalFsync) {
+    TempDir tmp;
+    HoldIo io;
+    std::error_code ec;
+    auto spool = Spool::open({tmp.path(), 0, &io}, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    const auto id = spool->commit(testing::sample_envelope(1), "body\r\n").id;
+    ASSERT_TRUE(spool->get(id));  // now cached
+    {
+        std::lock_guard lock(io.mu);
+        io.armed = true;
+    }
+    std::thread writer([&] { spool->update(id, {{0, testing::deferred(1, "held")}}); });
+    {
+        std::unique_lock lock(io.mu);
+        io.cv.wait(lock, [&] { return io.holding; });
+    }
+    auto read = std::async(std::launch::async, [&] { return spool->get(id); });
+    const bool prompt = read.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    {
+        std::lock_guard lock(io.mu);
+        io.armed = false;
+    }
+    io.cv.notify_all();
+    writer.join();
+    EXPECT_TRUE(prompt) << "get() waited for the fdatasync";
+    auto before = read.get();
+    ASSERT_TRUE(before);
+    EXPECT_EQ(before->rcpts[0].status, RcptStatus::pending);
+    EXPECT_EQ(spool->get(id)->rcpts[0].status, RcptStatus::deferred);
+}
 
 TEST(SpoolConcurrency, ManyThreadsShareDirectoryFsyncs) {
     TempDir tmp;
