@@ -1,7 +1,8 @@
 // Asio front end of the spool: every call that touches the disk (open, write, read, fsync,
 // rename, unlink) runs on a small thread pool and completes on the caller's executor, so the
 // event loop never blocks on the disk and SMTP sessions (coroutines) can co_await a commit.
-// Entry points: AsyncSpool::async_begin / async_write / async_commit / async_update /
+// Entry points: AsyncSpool::async_begin (begin_deferred: no disk call, the file comes with the
+// first write) / async_write / async_commit / async_update /
 // async_remove / async_read_body / async_call (any completion token, e.g.
 // asio::use_awaitable). Results are values (CommitResult, std::error_code), never exceptions.
 #pragma once
