@@ -1,9 +1,9 @@
 // Which MTA-STS policy (RFC 8461) applies to a domain now: the `_mta-sts` TXT lookup through
 // the validating resolver, the policy cached on disk (dane/sts_cache.hpp, in the directory
-// the caller names; the daemon does not own one yet) and in memory, and the HTTPS fetch (dane/sts_fetch.hpp) when the TXT id is new or
-// nothing fresh is cached; the decisions are dane/sts_state.hpp's. Disk and fetch run on a
-// thread pool, never on the event loop; mta-sts.<domain> is looked up through the same
-// resolver. Entry point: StsPolicies::find().
+// the caller names; the daemon does not own one yet) and in memory, and the HTTPS fetch
+// (dane/sts_fetch.hpp) when the TXT id is new or nothing fresh is cached; the decisions are
+// dane/sts_state.hpp's. Disk and fetch run on a thread pool, never on the event loop;
+// mta-sts.<domain> is looked up through the same resolver. Entry point: StsPolicies::find().
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
