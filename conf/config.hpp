@@ -119,6 +119,10 @@ struct DnsConfig {
 struct TlsServerConfig {
     std::string cert;
     std::string key;
+    // PEM CA certificates trusted for PKIX verification (the "verify" level, MTA-STS MX hosts
+    // and policy hosts) instead of the system's, as Postfix's smtp_tls_CAfile without
+    // tls_append_default_CA. "" (the default): the system CAs. Read at start-up.
+    std::string ca_file;
     bool operator==(const TlsServerConfig&) const = default;
 };
 
@@ -147,6 +151,13 @@ struct LogConfig {
     bool operator==(const LogConfig&) const = default;
 };
 
+// MTA-STS (RFC 8461): where a domain has no usable DANE, its MTA-STS policy applies at the
+// levels dane, may and encrypt (relay/queue/sts_policies.hpp, dane/sts_plan.hpp).
+struct StsConfig {
+    bool enabled = true;
+    bool operator==(const StsConfig&) const = default;
+};
+
 // SPEC §10: the Prometheus page (GET /metrics) on this address; unset (the default): off.
 struct MetricsConfig {
     std::optional<Endpoint> listen;
@@ -161,6 +172,7 @@ struct Config {
     DnsConfig dns;
     TlsServerConfig tls;
     PolicyConfig policy;
+    StsConfig sts;
     LogConfig log;
     MetricsConfig metrics;
     bool operator==(const Config&) const = default;

@@ -405,6 +405,7 @@ void read_tls(Section& s, TlsServerConfig& out) {
     unsigned before = s.errors();
     read_optional_path(s, "cert", out.cert);
     read_optional_path(s, "key", out.key);
+    read_optional_path(s, "ca_file", out.ca_file);
     if (s.errors() == before && out.cert.empty() != out.key.empty()) {
         auto [set, unset] =
             out.cert.empty() ? std::pair{"key"sv, "cert"sv} : std::pair{"cert"sv, "key"sv};
@@ -470,6 +471,10 @@ void read_policy(Section& s, PolicyConfig& out) {
     if (const auto* t = get_table(s, "domains")) read_domains(s, *t, out);
 }
 
+void read_sts(Section& s, StsConfig& out) {
+    read_bool(s, "enabled", out.enabled);
+}
+
 void read_log(Section& s, LogConfig& out) {
     read_string(s, "target", out.target, parse_log_target);
     read_string(s, "syslog_name", out.syslog_name, parse_syslog_name);
@@ -513,6 +518,7 @@ Config read_document(const toml::table& doc, Reporter& reporter) {
     read_section(root, "dns", cfg.dns, read_dns);
     read_section(root, "tls", cfg.tls, read_tls);
     read_section(root, "policy", cfg.policy, read_policy);
+    read_section(root, "sts", cfg.sts, read_sts);
     read_section(root, "log", cfg.log, read_log);
     read_section(root, "metrics", cfg.metrics,
                  [&](Section& s, MetricsConfig& out) { read_metrics(s, out, cfg.server); });

@@ -82,9 +82,10 @@ struct HostPlan {
     std::optional<Failure> failure;  // set: skip this host
     std::vector<IpAddress> addresses;
     TlsRequirement tls = TlsRequirement::may;
-    bool half_dane = false;        // DANE via an insecure MX RRset: "Trusted", not "Verified"
-    std::string tlsa_base;         // SNI and first reference identifier (DANE)
-    std::vector<TlsaRecord> tlsa;  // the usable records (DANE)
+    bool half_dane = false;  // DANE via an insecure MX RRset: "Trusted", not "Verified"
+    bool sts = false;       // the level comes from an MTA-STS policy in enforce mode (sts_plan.hpp)
+    std::string tlsa_base;  // SNI and first reference identifier (DANE)
+    std::vector<TlsaRecord> tlsa;          // the usable records (DANE)
     std::vector<std::string> match_names;  // names a DANE-TA or PKIX leaf may carry
     std::vector<std::string> notes;        // informational, logged as Postfix does
     Security address_security = Security::failure;

@@ -69,7 +69,9 @@ struct HookState {
 }  // namespace
 
 std::string tls_feature(const dane::HostPlan& plan, const HostConnection& c) {
-    std::string level = dane::to_string(plan.tls);
+    // An MTA-STS policy in enforce mode set the level: "sts", as Postfix's tls= names the
+    // policy that applied (the requirement itself is "verify").
+    std::string level = plan.sts ? "sts" : dane::to_string(plan.tls);
     bool plaintext = !c.session || !c.session->tls_active();
     if (plan.tls == dane::TlsRequirement::may && plaintext) level += "/none";
     return level;

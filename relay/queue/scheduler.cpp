@@ -10,8 +10,10 @@
 #include <tuple>
 
 #include "dane/destination.hpp"
+#include "dane/sts_plan.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/queue/delivery.hpp"
+#include "relay/queue/sts_policies.hpp"
 #include "relay/queue/trouble.hpp"
 #include "relay/spool/body_source.hpp"
 
@@ -454,6 +456,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
 
     const auto t0 = Clock::now();
     auto dest = co_await dane::resolve_destination(resolver_, domain, cfg_.policy, rng_);
+    co_await apply_sts(dest);
     const auto dns_time = Clock::now() - t0;
     ConnectOptions options = cfg_.connect;
     options.helo_name = cfg_.hostname;
@@ -508,6 +511,19 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
             co_await warn_if_delayed(*info);
     }
     arm_timer();
+}
+
+// RFC 8461: the domain's MTA-STS policy, where it could matter (dane::sts_wanted). A fetch
+// or a policy that failed is a warning (with the RFC 8460 result type); without a cached
+// policy the destination is then used as if it had none (RFC 8461 §5.1).
+asio::awaitable<void> Scheduler::apply_sts(dane::Destination& dest) {
+    if (!sts_ || !cfg_.sts || !dane::sts_wanted(dest)) co_return;
+    auto found = co_await sts_->find(dest.domain);
+    if (!found.failure.empty())
+        log_.warning(Role::smtp, "MTA-STS policy for " + dest.domain + ": " + found.failure + ": " +
+                                     found.why +
+                                     (found.policy ? " (the cached policy applies)" : ""));
+    if (found.policy) dane::apply_sts(dest, *found.policy);
 }
 
 // Postfix's delay_warning_time, checked where Postfix's qmgr checks it: when an attempt of the

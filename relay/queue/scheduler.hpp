@@ -49,6 +49,7 @@ namespace dr::relay {
 
 namespace asio = boost::asio;
 class Metrics;
+class StsPolicies;
 
 struct SchedulerConfig {
     conf::QueueConfig queue;
@@ -58,6 +59,7 @@ struct SchedulerConfig {
     std::size_t destination_concurrency = 20;
     std::size_t batch = 50;          // messages per connection before it is closed
     bool tls_feature_status = true;  // "tls=" in delivery lines ([log] tls_feature_status)
+    bool sts = true;                 // [sts] enabled: MTA-STS policies apply (set_sts)
     // SPEC §12: slow destinations (last attempt took slow_attempt_time or more) together hold
     // at most slow_concurrency deliveries; free slots go round-robin (choose_starts).
     std::size_t slow_concurrency = 25;
@@ -84,6 +86,9 @@ class Scheduler {
     void set_metrics(Metrics* metrics) { metrics_ = metrics; }
     // Inbound flow control: a token back whenever an attempt on a message ends.
     void set_in_flow(InFlow* in_flow) { in_flow_ = in_flow; }
+    // MTA-STS (RFC 8461): where a destination has no usable DANE, the domain's policy from
+    // here applies (dane/sts_plan.hpp), when SchedulerConfig::sts is on. Unset: never.
+    void set_sts(StsPolicies* sts) { sts_ = sts; }
     asio::awaitable<void> drain();  // stop starting deliveries, wait for running ones
     std::size_t running() const { return running_; }
 
@@ -129,6 +134,7 @@ class Scheduler {
     asio::awaitable<void> warn_if_delayed(const MessageInfo& info);
     void later(const std::string& id);
     asio::awaitable<void> retry_later(std::string id);
+    asio::awaitable<void> apply_sts(dane::Destination& dest);
     asio::awaitable<void> deliver_batch(const std::string& domain,
                                         std::vector<BatchedMessage> groups);
     DeliveryRecord record_of(const MessageInfo& info, std::size_t rcpt, const RecipientResult& rr,
@@ -147,6 +153,7 @@ class Scheduler {
     EvidenceLog* evidence_ = nullptr;
     Metrics* metrics_ = nullptr;
     InFlow* in_flow_ = nullptr;
+    StsPolicies* sts_ = nullptr;
     std::mt19937 rng_{std::random_device{}()};
 
     std::map<std::string, DueQueue> due_;             // domain -> due, FIFO

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include "relay/metrics/http_server.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/queue/scheduler.hpp"
+#include "relay/queue/sts_policies.hpp"
 #include "relay/serve/authenticator.hpp"
 #include "relay/serve/inbound_sink.hpp"
 #include "relay/serve/listener.hpp"
@@ -68,6 +70,7 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
     s.concurrency = cfg.queue.concurrency;
     s.destination_concurrency = cfg.queue.destination_concurrency;
     s.tls_feature_status = cfg.log.tls_feature_status;
+    s.sts = cfg.sts.enabled;
     s.slow_concurrency = cfg.queue.slow_concurrency;
     s.slow_attempt_time = cfg.queue.slow_attempt_time;
     s.connect = connect_options(cfg.smtp);
@@ -163,7 +166,15 @@ class Daemon {
     // record buffers back to OpenSSL: about 34 KiB each.
     std::string client_tls() {
         if (!dane::enable_dane(client_tls_.native_handle())) return "OpenSSL has no DANE support";
-        client_tls_.set_default_verify_paths();
+        // PKIX (the verify level, MTA-STS): [tls] ca_file instead of the system CAs, read now
+        // (as root: the file may be readable by root only).
+        if (!cfg_.tls.ca_file.empty()) {
+            boost::system::error_code ec;
+            client_tls_.load_verify_file(cfg_.tls.ca_file, ec);
+            if (ec) return "cannot load tls.ca_file " + cfg_.tls.ca_file + ": " + ec.message();
+        } else {
+            client_tls_.set_default_verify_paths();
+        }
         SSL_CTX_set_mode(client_tls_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
         return {};
     }
@@ -266,6 +277,12 @@ class Daemon {
         scheduler_ = std::make_unique<Scheduler>(io_.get_executor(), *async_, *resolver_,
                                                  client_tls_, log_, scheduler_config(cfg_));
         if (evidence_) scheduler_->set_evidence_log(evidence_.get());
+        // MTA-STS policies cached beside the queue (RFC 8461 §5.1: they outlive a restart).
+        dane::StsFetchOptions fetch;
+        fetch.ca_file = cfg_.tls.ca_file;
+        sts_ = std::make_unique<StsPolicies>(*resolver_, sts_pool_, cfg_.spool.dir + "/sts",
+                                             std::move(fetch));
+        scheduler_->set_sts(sts_.get());
         scheduler_->set_metrics(&metrics_);
         scheduler_->set_in_flow(&in_flow_);
         log_recovery(spool_->recovery());
@@ -389,6 +406,8 @@ class Daemon {
         cfg_.policy = fresh.config.policy;
         if (fresh.config.metrics != cfg_.metrics)  // bound as root, at start only
             log_.warning(Role::master, "[metrics] listen changed: used from the next start");
+        if (fresh.config.tls.ca_file != cfg_.tls.ca_file)  // read as root, at start only
+            log_.warning(Role::master, "[tls] ca_file changed: used from the next start");
         log_.info(Role::master,
                   std::string("reload -- version ") + kVersion + ", configuration " + name_);
         notify::ready("accepting mail");
@@ -417,6 +436,8 @@ class Daemon {
     std::unique_ptr<AsyncSpool> async_;
     std::unique_ptr<dane::Resolver> resolver_;
     std::unique_ptr<EvidenceLog> evidence_;
+    asio::thread_pool sts_pool_{2};  // MTA-STS policy fetches and cache files
+    std::unique_ptr<StsPolicies> sts_;
     std::unique_ptr<Scheduler> scheduler_;
     std::optional<SpoolSink> sink_;
     std::optional<Listener> listener_;

@@ -134,6 +134,9 @@ query_timeout = "3s"
 [tls]
 cert = "/etc/dane-relay/cert.pem"
 key = "/etc/dane-relay/key.pem"
+ca_file = "/etc/dane-relay/ca.pem"
+[sts]
+enabled = false
 [policy]
 default = "may"
 insecure_mx_policy = "encrypt"
@@ -197,6 +200,8 @@ tls_feature_status = false
     EXPECT_EQ(c.dns.query_timeout, std::chrono::milliseconds(3000));
     EXPECT_EQ(c.tls.cert, "/etc/dane-relay/cert.pem");
     EXPECT_EQ(c.tls.key, "/etc/dane-relay/key.pem");
+    EXPECT_EQ(c.tls.ca_file, "/etc/dane-relay/ca.pem");
+    EXPECT_FALSE(c.sts.enabled);
     EXPECT_EQ(c.policy.default_level, TlsLevel::may);
     EXPECT_EQ(c.policy.insecure_mx_policy, TlsLevel::encrypt);
     ASSERT_EQ(c.policy.domains.size(), 3u);
@@ -257,6 +262,10 @@ TEST(Loader, WrongTypes) {
         {"[dns]\nforwarders = \"192.0.2.53\"",
          "2:14: dns.forwarders: expected an array of strings, got a string"},
         {"[tls]\ncert = {}", "2:8: tls.cert: expected a string, got a table"},
+        {"[tls]\nca_file = \"ca.pem\"",
+         "2:11: tls.ca_file: bad path \"ca.pem\": must be absolute (start with \"/\")"},
+        {"[sts]\nenabled = \"yes\"", "2:11: sts.enabled: expected true or false, got a string"},
+        {"[sts]\nmode = \"enforce\"", "2:1: unknown key sts.mode"},
         {"[policy]\ndomains = []", "2:11: policy.domains: expected a table, got an array"},
         {"[policy.domains]\n\"a.example\" = 3",
          "2:15: policy.domains.\"a.example\": expected a TLS level or a table { level, nexthop }, "

@@ -142,9 +142,11 @@ class Certs:
     def _paths(self, stem):
         return (os.path.join(self.dir, stem + ".key"), os.path.join(self.dir, stem + ".crt"))
 
-    def _subject(self, name):
-        """Subject and leaf extensions (CA:FALSE overrides openssl.cnf's v3_ca)."""
-        return ["-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name,
+    def _subject(self, name, more=()):
+        """Subject and leaf extensions (CA:FALSE overrides openssl.cnf's v3_ca); `more`:
+        further DNS names in the subjectAltName."""
+        alt = ",".join("DNS:" + n for n in [name, *more])
+        return ["-subj", "/CN=" + name, "-addext", "subjectAltName=" + alt,
                 "-addext", "basicConstraints=critical,CA:FALSE",
                 "-addext", "keyUsage=critical,digitalSignature",
                 "-addext", "extendedKeyUsage=serverAuth"]
@@ -163,13 +165,13 @@ class Certs:
                                      crt, "-days", "3650", *self._subject(name)])
         return Cert(stem, key, crt, crt, [name], note, job)
 
-    def ca_leaf(self, stem, name, note="leaf issued by the lab CA"):
+    def ca_leaf(self, stem, name, note="leaf issued by the lab CA", more=()):
         key, crt = self._paths(stem)
         chain = os.path.join(self.dir, stem + ".chain.pem")
 
         def make():
             run(["openssl", "req", "-x509", *EC, "-keyout", key, "-out", crt, "-days", "3650",
-                 "-CA", self.ca.cert, "-CAkey", self.ca.key, *self._subject(name)])
+                 "-CA", self.ca.cert, "-CAkey", self.ca.key, *self._subject(name, more)])
             with open(chain, "w") as out:
                 for p in (crt, self.ca.cert):
                     with open(p) as f:
@@ -287,6 +289,7 @@ class Lab:
         self.bulk_bad_tlsa = []  # (MX name, host whose TLSA records it copies, hex flipped)
         self.bulk = None
         self.unreachable = None
+        self.sts = None
         self.certs = Certs(os.path.join(state, "certs"), pool)
         self.dnsdir = os.path.join(state, "dns")
         self.sinkdir = os.path.join(state, "sinks")
@@ -674,6 +677,7 @@ def scenarios(L):
     L.tlsa(h, 3, 1, 1, c, note="the ECDSA key; none for the RSA key")
 
     unreachable_scenario(L)
+    sts_scenarios(L)
 
 
 # An address in the lab netns where nothing listens: connections are refused at once.
@@ -692,6 +696,40 @@ def unreachable_scenario(L):
     L.unreachable = {"domain": "nobody-home.test", "mx": "mx.nobody-home.test",
                      "ipv4": UNREACHABLE_ADDRESS,
                      "description": "signed; MX host's address has no listener; no TLSA"}
+
+
+# MTA-STS scenarios (issue 12): unsigned domains, as most MTA-STS domains are, each with its
+# `_mta-sts` TXT record and mta-sts.<domain> at STS_POLICY_ADDRESS, where the test serves the
+# policy (tests/integration/sts_delivery_lab_test.py) over HTTPS with the certificate below,
+# issued by the lab CA (which the relay trusts through [tls] ca_file only in those tests).
+# name -> (MX host certificate: "ca" = a lab-CA leaf for the MX name, "self" = self-signed).
+STS_DOMAINS = {
+    "sts-enforce.test": "ca",
+    "sts-mismatch.test": "ca",
+    "sts-badcert.test": "self",
+    "sts-testing.test": "self",
+}
+STS_ID = "lab1"
+
+
+def sts_scenarios(L):
+    """Kept out of L.domains (like nobody-home.test), so that no other scenario's list
+    changes; lab.json names them under "sts"."""
+    C = L.certs
+    out = {"address": STS_POLICY_ADDRESS, "id": STS_ID, "ca": C.ca.cert, "domains": {}}
+    names = [f"mta-sts.{d}" for d in [*STS_DOMAINS, "ee-good.test"]]
+    policy_cert = C.ca_leaf("mta-sts", names[0], "MTA-STS policy host", more=names[1:])
+    for domain, kind in STS_DOMAINS.items():
+        z = L.zone(domain, False)
+        mx = "mx." + domain
+        cert = C.ca_leaf(mx, mx) if kind == "ca" else C.selfsigned(mx, mx)
+        h = L.host(mx, cert)
+        z.add(domain, "MX", f"10 {fqdn(mx)}")
+        z.add("_mta-sts." + domain, "TXT", f'"v=STSv1; id={STS_ID};"')
+        z.add("mta-sts." + domain, "A", STS_POLICY_ADDRESS)
+        out["domains"][domain] = {"mx": mx, "sink": h.sink.name, "cert": kind}
+    out["cert"], out["key"] = policy_cert.chain, policy_cert.key
+    L.sts = out
 
 
 def bulk_scenarios(L, n, nsinks=4):
@@ -852,6 +890,7 @@ def lab_json(L, netns, conf):
         "sinks": {n: s.summary() for n, s in L.sinks.items()},
         "bulk": L.bulk,
         "unreachable": L.unreachable,
+        "sts": L.sts,
     }
 
 

@@ -1,0 +1,286 @@
+#!/usr/bin/python3
+"""MTA-STS (RFC 8461) in delivery, end to end in the lab: `dane-relay serve` with the lab CA as
+its only PKIX trust ([tls] ca_file), the lab's unsigned sts-*.test domains (labgen.py
+STS_DOMAINS: `_mta-sts` TXT id lab1, mta-sts.<domain> at 127.0.4.1), and the policies served
+here over HTTPS on 127.0.4.1:443 with the lab's policy-host certificate.
+
+Expected outcomes, from RFC 8461 unless said otherwise:
+- enforce: only MX hosts matching the policy (§4.1), only over TLS verified for the MX name
+  (§4.2), otherwise deferred (§5; 4.7.5 as Postfix's TLS policy failures). Logged "Verified
+  TLS connection established", `tls=sts` in the delivery line (our name for the policy that
+  applied, as Postfix 3.11's tls= names the level);
+- testing: delivered as without a policy (§5);
+- DANE wins (§2): a domain with usable TLSA is delivered by DANE, its policy not fetched;
+- a cached policy outlives an outage of the policy host and a restart (§5.1, §3.3);
+- no cached policy and a failed fetch or a bad policy: no policy (§5.1), with a warning naming
+  the TLSRPT result type (RFC 8460 §4.3.2.1);
+- a bad policy under a new id never replaces a valid cached one (§3.3), whatever is wrong:
+  syntax, size, redirect, media type;
+- a new id fetches the new policy, which then applies (§3.3).
+Runs inside the lab (tests/lab/lab run -- ...)."""
+import http.server
+import os
+import re
+import smtplib
+import ssl
+import threading
+import time
+import unittest
+
+import relaylab
+from relaylab import Relay, sink_records
+
+LAB = relaylab.lab()
+STS = LAB["sts"]
+PORT = 443
+
+DELIVERY = re.compile(r"dane-relay/smtp\[\d+\]: \w+: to=<(?P<rcpt>[^>]+)>, relay=(?P<relay>\S+), "
+                      r".*tls=(?P<tls>\S+), dsn=(?P<dsn>[\d.]+), status=(?P<status>\w+) "
+                      r"\((?P<text>.*)\)$")
+
+
+def policy(mode, *mx, max_age=86400):
+    return "version: STSv1\nmode: %s\n%smax_age: %d\n" % (
+        mode, "".join(f"mx: {m}\n" for m in mx), max_age)
+
+
+DEFAULTS = {
+    "sts-enforce.test": policy("enforce", "mx.sts-enforce.test"),
+    "sts-mismatch.test": policy("enforce", "mx.elsewhere.test", "*.other.test"),
+    "sts-badcert.test": policy("enforce", "mx.sts-badcert.test"),
+    "sts-testing.test": policy("testing", "mx.sts-testing.test"),
+    # If MTA-STS overrode DANE, this policy would refuse ee-good.test's only MX host.
+    "ee-good.test": policy("enforce", "mx.nowhere.test"),
+}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        srv = self.server
+        domain = self.headers.get("Host", "").split(":")[0].removeprefix("mta-sts.")
+        srv.requests.append((domain, self.path))
+        status, ctype, body, extra = srv.answers.get(domain, (404, "text/plain", "", {}))
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except (ConnectionError, ssl.SSLError):
+            pass  # the client stopped reading (the oversize policy): what it should do
+
+    def log_message(self, *a):
+        pass
+
+
+def serve_policies():
+    srv = http.server.ThreadingHTTPServer((STS["address"], PORT), Handler)
+    srv.daemon_threads = True
+    srv.requests, srv.answers = [], {}
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(STS["cert"], STS["key"])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def send(rcpt):
+    with smtplib.SMTP("127.0.0.1", 10025, timeout=30) as s:
+        s.sendmail("sender@relay.test", [rcpt],
+                   f"From: sender@relay.test\r\nTo: {rcpt}\r\nSubject: sts\r\n\r\nhello\r\n")
+
+
+class StsDelivery(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = serve_policies()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.shutdown()
+        cls.srv.server_close()
+
+    def setUp(self):
+        self.srv.requests.clear()
+        self.answer_all()
+        self.relays = []
+
+    def tearDown(self):
+        for r in self.relays:
+            if r.proc and r.proc.poll() is None:
+                r.stop()
+
+    def answer_all(self, **changes):
+        self.srv.answers = {d: (200, "text/plain", p, {}) for d, p in DEFAULTS.items()}
+        self.srv.answers.update(changes)
+
+    def relay(self, spool=None, backoff="1h"):
+        extra = f'[tls]\nca_file = "{STS["ca"]}"\n'
+        r = Relay(extra=extra, spool=spool, backoff=backoff)
+        self.relays.append(r)
+        return r
+
+    def verdict(self, relay, rcpt, n=1, timeout=60):
+        """The n-th delivery line for rcpt (parsed), and its index in the log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [(i, m) for i, m in ((i, DELIVERY.search(l)) for i, l in
+                                         enumerate(relay.lines())) if m and m["rcpt"] == rcpt]
+            if len(found) >= n:
+                return found[n - 1][1].groupdict(), found[n - 1][0]
+            relay.check_running()
+            time.sleep(0.1)
+        raise AssertionError(f"no delivery line {n} for {rcpt}:\n" + "\n".join(relay.lines()))
+
+    def messages_at(self, domain, *rcpts):
+        """What the domain's sink accepted for these recipients (the lab outlives a test)."""
+        sink = STS["domains"][domain]["sink"]
+        return [m for rec in sink_records(LAB, sink) for m in rec["messages"]
+                if m.get("accepted") and set(m["rcpt_to"]) & set(rcpts)]
+
+    def fetches(self, domain):
+        return [r for r in self.srv.requests if r[0] == domain]
+
+    def warnings(self, relay, domain):
+        return [l for l in relay.lines() if f"warning: MTA-STS policy for {domain}: " in l]
+
+    def test_enforce_delivers_over_tls_verified_for_the_mx_name(self):
+        r = self.relay()
+        send("a@sts-enforce.test")
+        v, at = self.verdict(r, "a@sts-enforce.test")
+        self.assertEqual((v["status"], v["dsn"], v["tls"]), ("sent", "2.0.0", "sts"), v)
+        tls = [l for l in r.lines()[:at] if "TLS connection established to mx.sts-enforce" in l]
+        self.assertEqual(len(tls), 1, r.lines())
+        self.assertIn("Verified TLS connection established to mx.sts-enforce.test[", tls[0])
+        got = self.messages_at("sts-enforce.test", "a@sts-enforce.test")
+        self.assertEqual([m["rcpt_to"] for m in got], [["a@sts-enforce.test"]])
+        self.assertEqual(self.fetches("sts-enforce.test"),
+                         [("sts-enforce.test", "/.well-known/mta-sts.txt")])
+        with open(os.path.join(r.options["spool"], "sts", "sts-enforce.test")) as f:
+            self.assertIn("id: lab1\n", f.read())  # cached on disk, in the spool
+
+    def test_enforce_never_connects_to_an_mx_host_outside_the_policy(self):
+        r = self.relay()
+        send("b@sts-mismatch.test")
+        v, _ = self.verdict(r, "b@sts-mismatch.test")
+        self.assertEqual((v["status"], v["dsn"]), ("deferred", "4.7.5"), v)
+        self.assertIn("MX host mx.sts-mismatch.test does not match the MTA-STS policy", v["text"])
+        self.assertEqual(sink_records(LAB, STS["domains"]["sts-mismatch.test"]["sink"]), [])
+
+    def test_enforce_defers_when_the_certificate_is_not_trusted(self):
+        r = self.relay()
+        send("c@sts-badcert.test")
+        v, _ = self.verdict(r, "c@sts-badcert.test")
+        self.assertEqual((v["status"], v["dsn"]), ("deferred", "4.7.5"), v)
+        self.assertIn("Server certificate not trusted", v["text"])
+        self.assertEqual(self.messages_at("sts-badcert.test", "c@sts-badcert.test"), [])
+
+    def test_testing_mode_delivers_as_without_a_policy(self):
+        r = self.relay()
+        send("d@sts-testing.test")
+        v, _ = self.verdict(r, "d@sts-testing.test")
+        self.assertEqual((v["status"], v["tls"]), ("sent", "may"), v)
+        self.assertEqual(len(self.messages_at("sts-testing.test", "d@sts-testing.test")), 1)
+        self.assertEqual(len(self.fetches("sts-testing.test")), 1)  # it was looked at
+
+    def test_dane_wins_and_its_policy_is_not_even_fetched(self):
+        r = self.relay()
+        send("e@ee-good.test")
+        v, _ = self.verdict(r, "e@ee-good.test")
+        self.assertEqual((v["status"], v["tls"]), ("sent", "dane"), v)
+        self.assertEqual(self.fetches("ee-good.test"), [])
+
+    def test_a_cached_policy_outlives_a_restart_and_an_outage_of_the_policy_host(self):
+        r = self.relay()
+        send("f@sts-badcert.test")
+        v, _ = self.verdict(r, "f@sts-badcert.test")
+        self.assertEqual(v["status"], "deferred", v)
+        r.stop()
+        self.srv.answers = {}  # the policy host answers 404 to everything now
+        self.srv.requests.clear()
+        r2 = self.relay(spool=r.options["spool"])
+        send("g@sts-badcert.test")
+        v, _ = self.verdict(r2, "g@sts-badcert.test")
+        self.assertEqual((v["status"], v["dsn"]), ("deferred", "4.7.5"), v)
+        self.assertEqual(self.messages_at("sts-badcert.test", "f@sts-badcert.test",
+                                          "g@sts-badcert.test"), [])
+        self.assertEqual(self.srv.requests, [])  # same id, fresh cache: no fetch needed
+
+    def test_no_cache_and_a_failed_fetch_is_no_policy_with_a_warning(self):
+        self.answer_all(**{"sts-badcert.test": (503, "text/plain", "busy", {})})
+        r = self.relay()
+        send("h@sts-badcert.test")
+        v, at = self.verdict(r, "h@sts-badcert.test")
+        self.assertEqual((v["status"], v["tls"]), ("sent", "may"), v)
+        w = self.warnings(r, "sts-badcert.test")
+        self.assertEqual(len(w), 1, r.lines())
+        self.assertIn("sts-badcert.test: sts-policy-fetch-error: ", w[0])
+        self.assertFalse(os.path.exists(os.path.join(r.options["spool"], "sts",
+                                                     "sts-badcert.test")))
+
+    def cache_under_old_id(self, relay, domain):
+        path = os.path.join(relay.options["spool"], "sts", domain)
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("id: lab1\n", "id: old1\n"))
+        return path
+
+    def test_a_bad_policy_under_a_new_id_never_replaces_the_cached_one(self):
+        r = self.relay()
+        send("i@sts-badcert.test")  # fetches and caches the enforce policy under lab1
+        self.assertEqual(self.verdict(r, "i@sts-badcert.test")[0]["status"], "deferred")
+        r.stop()
+        path = self.cache_under_old_id(r, "sts-badcert.test")
+        with open(path) as f:
+            cached = f.read()
+        bad = {
+            "syntax": ((200, "text/plain", policy("sometimes", "mx.sts-badcert.test"), {}),
+                       "sts-policy-invalid"),
+            "oversize": ((200, "text/plain", policy("none") + "x: " + "y" * 70000 + "\n", {}),
+                         "sts-policy-fetch-error"),
+            "redirect": ((301, "text/plain", "", {"Location": "https://mta-sts.ee-good.test/"}),
+                         "sts-policy-fetch-error"),
+            "media type": ((200, "text/html", policy("none"), {}), "sts-policy-fetch-error"),
+        }
+        r2 = self.relay(spool=r.options["spool"])
+        for n, (what, (answer, failure)) in enumerate(bad.items()):
+            with self.subTest(what=what):
+                self.answer_all(**{"sts-badcert.test": answer})
+                rcpt = f"j{n}@sts-badcert.test"
+                send(rcpt)
+                v, at = self.verdict(r2, rcpt)
+                self.assertEqual((v["status"], v["dsn"]), ("deferred", "4.7.5"), v)
+                w = self.warnings(r2, "sts-badcert.test")
+                self.assertIn(f"sts-badcert.test: {failure}: ", w[-1])
+                self.assertIn("(the cached policy applies)", w[-1])
+                with open(path) as f:
+                    self.assertEqual(f.read(), cached)
+        self.assertEqual(self.messages_at("sts-badcert.test", "i@sts-badcert.test",
+                                          *[f"j{n}@sts-badcert.test" for n in range(len(bad))]),
+                         [])
+
+    def test_a_new_id_fetches_the_new_policy_which_applies(self):
+        r = self.relay()
+        send("k@sts-enforce.test")
+        self.assertEqual(self.verdict(r, "k@sts-enforce.test")[0]["status"], "sent")
+        r.stop()
+        self.cache_under_old_id(r, "sts-enforce.test")
+        self.answer_all(**{"sts-enforce.test": (
+            200, "text/plain", policy("enforce", "mx.moved.test"), {})})
+        r2 = self.relay(spool=r.options["spool"])
+        send("l@sts-enforce.test")
+        v, _ = self.verdict(r2, "l@sts-enforce.test")
+        self.assertEqual((v["status"], v["dsn"]), ("deferred", "4.7.5"), v)
+        self.assertIn("does not match the MTA-STS policy", v["text"])
+        with open(os.path.join(r.options["spool"], "sts", "sts-enforce.test")) as f:
+            text = f.read()
+        self.assertIn("id: lab1\n", text)
+        self.assertIn("mx: mx.moved.test", text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
