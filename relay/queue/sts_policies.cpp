@@ -1,5 +1,8 @@
 #include "relay/queue/sts_policies.hpp"
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <utility>
@@ -31,7 +34,41 @@ StsPolicies::StsPolicies(dane::Resolver& resolver, asio::thread_pool& pool, std:
                          dane::StsFetchOptions options)
     : resolver_(resolver), pool_(pool), dir_(std::move(cache_dir)), options_(std::move(options)) {}
 
+// Waiters sleep on `done`, which never expires by itself; cancel() wakes them all.
+struct StsPolicies::Flight {
+    explicit Flight(const asio::any_io_executor& ex)
+        : done(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer done;
+    StsFound found;
+    bool failed = false;  // the lookup threw: waiters look for themselves
+};
+
 asio::awaitable<StsFound> StsPolicies::find(std::string domain) {
+    if (auto it = flights_.find(domain); it != flights_.end()) {
+        auto flight = it->second;
+        boost::system::error_code ec;
+        co_await flight->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (flight->failed) co_return co_await look(domain);
+        StsFound shared = flight->found;
+        shared.fetched = false;  // the first caller fetched, if anyone did
+        co_return shared;
+    }
+    auto flight = std::make_shared<Flight>(co_await asio::this_coro::executor);
+    flights_[domain] = flight;
+    std::exception_ptr error;
+    try {
+        flight->found = co_await look(domain);
+    } catch (...) {
+        error = std::current_exception();
+        flight->failed = true;
+    }
+    flights_.erase(domain);
+    flight->done.cancel();
+    if (error) std::rethrow_exception(error);
+    co_return flight->found;
+}
+
+asio::awaitable<StsFound> StsPolicies::look(const std::string& domain) {
     auto pending = resolver_.txt("_mta-sts." + domain);
     const auto txt = dane::sts_txt_from(co_await pending.get());
     auto cache = co_await cached(domain);

@@ -66,8 +66,8 @@ class StsPolicy(unittest.TestCase):
         self.srv.paths.clear()
         self.srv.body, self.srv.status = POLICY, 200
 
-    def find(self, domain=DOMAIN):
-        p = subprocess.run([PROBE, domain, self.cache, self.certs.ca, str(PORT)],
+    def find(self, domain=DOMAIN, calls=1):
+        p = subprocess.run([PROBE, domain, self.cache, self.certs.ca, str(PORT), str(calls)],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         return dict(line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
@@ -87,6 +87,12 @@ class StsPolicy(unittest.TestCase):
         r = self.find()
         self.assertEqual((r["policy"], r["fetched"]), ("enforce 86400 mx.ee-good.test", "no"), r)
         self.assertEqual(len(self.srv.paths), 1)  # no second request
+
+    def test_concurrent_finds_share_one_fetch(self):
+        r = self.find(calls=8)  # parallel deliveries to one domain, nothing cached yet
+        self.assertEqual((r["policy"], r["fetches"], r["agree"]),
+                         ("enforce 86400 mx.ee-good.test", "1", "yes"), r)
+        self.assertEqual(self.srv.paths, ["/.well-known/mta-sts.txt"])
 
     def test_no_cache_and_a_failed_fetch_is_no_policy(self):
         self.srv.status = 404
