@@ -9,6 +9,7 @@
 #include <ctime>
 #include <memory>
 
+#include "dane/sts_plan.hpp"
 #include "dane/tlsa.hpp"
 #include "relay/log/evidence.hpp"
 #include "relay/queue/connect.hpp"
@@ -133,9 +134,14 @@ bool restrict_key_type(SSL_CTX* ctx, KeyType k) {
            SSL_CTX_set_cipher_list(ctx, ciphers) == 1;
 }
 
-std::optional<std::string> ProbeContexts::init() {
+std::optional<std::string> ProbeContexts::init(const std::string& ca_file) {
     for (auto* c : {&any, &rsa, &ecdsa}) {
-        c->set_default_verify_paths();  // PKIX, for the "verify" policy level only
+        // PKIX, for the "verify" policy level and MTA-STS only
+        boost::system::error_code ec;
+        if (ca_file.empty())
+            c->set_default_verify_paths();
+        else if (c->load_verify_file(ca_file, ec); ec)
+            return "cannot load tls.ca_file " + ca_file + ": " + ec.message();
         if (!dane::enable_dane(c->native_handle())) return "OpenSSL has no DANE support";
     }
     if (!restrict_key_type(rsa.native_handle(), KeyType::rsa) ||
@@ -218,6 +224,12 @@ Verdict verdict_of(const dane::Destination& d, const std::vector<HostCheck>& hos
     return from(trouble.verdict());
 }
 
+dane::StsFetchOptions sts_fetch_options(const conf::Config& cfg) {
+    dane::StsFetchOptions o;
+    o.ca_file = cfg.tls.ca_file;
+    return o;
+}
+
 asio::awaitable<DomainReport> check_domain(dane::Resolver& resolver,
                                            const conf::PolicyConfig& policy,
                                            asio::ssl::context& tls, const CheckOptions& options,
@@ -227,6 +239,10 @@ asio::awaitable<DomainReport> check_domain(dane::Resolver& resolver,
     std::mt19937 rng(seed);
     r.destination =
         co_await dane::resolve_destination(resolver, r.domain, policy, rng, options.port);
+    if (options.sts && dane::sts_wanted(r.destination)) {
+        r.sts = co_await options.sts->find(r.domain);
+        if (r.sts->policy) dane::apply_sts(r.destination, *r.sts->policy);
+    }
     const auto& d = r.destination;
     r.hosts.resize(d.hosts.size());
     if (options.connect) {
@@ -313,6 +329,25 @@ void host_text(std::string& out, const dane::HostResult& h, const HostCheck& hc,
     }
 }
 
+// "  MTA-STS: enforce, max_age 86400, mx mx.example.com (hosts without DANE)", or why none.
+std::string sts_text(const StsFound& f) {
+    std::string out = "  MTA-STS: ";
+    if (f.policy) {
+        out += std::string(dane::to_string(f.policy->mode)) + ", max_age " +
+               std::to_string(f.policy->max_age) + ", mx";
+        for (const auto& m : f.policy->mx) out += " " + m;
+        out += " (applies to the hosts without DANE)";
+    } else {
+        out += "no policy";
+        if (!f.why.empty()) out += " (" + f.why + ")";
+    }
+    out += "\n";
+    if (!f.failure.empty())
+        out += "    " + f.failure + ": " + f.why +
+               (f.policy ? " (the cached policy applies)" : "") + "\n";
+    return out;
+}
+
 }  // namespace
 
 std::string render_text(const DomainReport& r) {
@@ -331,6 +366,7 @@ std::string render_text(const DomainReport& r) {
     }
     if (d.mx_plan.implicit) out += "  no MX records: the domain is its own mail host\n";
     for (const auto& n : d.mx_plan.notes) out += "  " + n + "\n";
+    if (r.sts) out += sts_text(*r.sts);
     for (std::size_t i = 0; i < d.hosts.size(); ++i)
         host_text(out, d.hosts[i], r.hosts[i], d.context.port);
     const auto& v = r.verdict;
@@ -367,6 +403,18 @@ json::value connection_json(const Connection& c) {
     return o;
 }
 
+json::value sts_json(const StsFound& f) {
+    json::value policy = nullptr;
+    if (f.policy) {
+        json::array mx;
+        for (const auto& m : f.policy->mx) mx.push_back(json::value(m));
+        policy = json::object{{"mode", dane::to_string(f.policy->mode)},
+                              {"max_age", f.policy->max_age},
+                              {"mx", std::move(mx)}};
+    }
+    return json::object{{"policy", std::move(policy)}, {"failure", f.failure}, {"why", f.why}};
+}
+
 }  // namespace
 
 json::value to_json(const DomainReport& r) {
@@ -385,6 +433,7 @@ json::value to_json(const DomainReport& r) {
         verdict["tls"] = v.tls ? json::value(dane::to_string(v.trust)) : json::value(nullptr);
     }
     out["verdict"] = std::move(verdict);
+    out["sts"] = r.sts ? sts_json(*r.sts) : json::value(nullptr);
     return out;
 }
 

@@ -19,6 +19,7 @@
 #include "dane/destination.hpp"
 #include "dane/tlsa_make.hpp"
 #include "dane/verify.hpp"
+#include "relay/queue/sts_policies.hpp"
 #include "smtp/delivery_status.hpp"
 
 namespace dr::relay {
@@ -81,6 +82,9 @@ struct Verdict {
 struct DomainReport {
     std::string domain;
     dane::Destination destination;
+    // The MTA-STS policy as found (RFC 8461), applied to `destination` (dane/sts_plan.hpp);
+    // unset when not looked up (CheckOptions::sts unset, or no host without DANE).
+    std::optional<StsFound> sts;
     std::vector<HostCheck> hosts;  // parallel to destination.hosts
     Verdict verdict;
 };
@@ -93,6 +97,8 @@ struct CheckOptions {
     // Set: contexts restricted to one key type (restrict_key_type()) for the second probe.
     asio::ssl::context* rsa_tls = nullptr;
     asio::ssl::context* ecdsa_tls = nullptr;
+    // Set: MTA-STS applies as in delivery ([sts] enabled; policies kept in memory only).
+    StsPolicies* sts = nullptr;
 };
 
 // The client contexts of a probe: the default (what delivery offers) and one per key type.
@@ -100,13 +106,17 @@ struct ProbeContexts {
     asio::ssl::context any{asio::ssl::context::tls_client};
     asio::ssl::context rsa{asio::ssl::context::tls_client};
     asio::ssl::context ecdsa{asio::ssl::context::tls_client};
-    // PKIX roots, DANE support, the key type restrictions; an error text when OpenSSL refuses.
-    std::optional<std::string> init();
+    // PKIX roots (`ca_file`, as [tls] ca_file, else the system's), DANE support, the key type
+    // restrictions; an error text when OpenSSL refuses.
+    std::optional<std::string> init(const std::string& ca_file = "");
     void use_in(CheckOptions& o) {
         o.rsa_tls = &rsa;
         o.ecdsa_tls = &ecdsa;
     }
 };
+
+// The MTA-STS fetch options of the configuration (its [tls] ca_file), as the daemon uses.
+dane::StsFetchOptions sts_fetch_options(const conf::Config& cfg);
 
 asio::awaitable<DomainReport> check_domain(dane::Resolver& resolver,
                                            const conf::PolicyConfig& policy,

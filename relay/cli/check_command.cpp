@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <iostream>
@@ -163,7 +164,7 @@ int run_check(std::vector<std::string> argv) {
 
     asio::io_context io;
     ProbeContexts tls;
-    if (auto e = tls.init()) {
+    if (auto e = tls.init(cfg.tls.ca_file)) {
         std::fprintf(stderr, "dane-relay check: %s\n", e->c_str());
         return 2;
     }
@@ -181,7 +182,11 @@ int run_check(std::vector<std::string> argv) {
                                                             : "localhost";
     pool.options.port = static_cast<std::uint16_t>(args.port);
     pool.options.connect = args.connect;
+    // A survey is about DANE: it fetches no MTA-STS policies (one HTTPS fetch per domain).
     if (!args.survey.empty()) return run_survey(survey_args(args), io, pool);
+    asio::thread_pool sts_pool(2);
+    StsPolicies sts(*resolver, sts_pool, "", sts_fetch_options(cfg));
+    if (cfg.sts.enabled) pool.options.sts = &sts;
 
     Printer run{args, {}};
     run.reports.resize(args.domains.size());

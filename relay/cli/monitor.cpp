@@ -156,7 +156,18 @@ struct Judge {
                                " signatures defer"));
             return;
         }
-        add(Severity::critical, h.mx.name, peer + ": " + c.status.dsn + " " + c.status.reason);
+        add(Severity::critical, h.mx.name,
+            peer + ": " + c.status.dsn + " " + c.status.reason +
+                (h.plan.sts ? ": MTA-STS senders defer (its policy is enforce)" : ""));
+    }
+
+    // The MTA-STS policy, when check_domain looked it up: a failed fetch or a bad policy.
+    // A WARNING, not CRITICAL: senders then deliver as without a policy (RFC 8461 §5.1).
+    void sts() {
+        if (!r.sts || r.sts->failure.empty()) return;
+        add(Severity::warning, "",
+            "MTA-STS " + r.sts->failure + ": " + r.sts->why +
+                ": senders without a cached policy deliver as if there were none");
     }
 
     // Every certificate chain the host presented, over every address and key type.
@@ -264,6 +275,7 @@ struct Judge {
 Judgement judge(const DomainReport& r, const MonitorOptions& o) {
     Judge j{r, o, {}};
     j.j.domain = r.domain;
+    j.sts();
     if (j.mx())
         for (std::size_t i = 0; i < r.destination.hosts.size(); ++i) j.host(i);
     j.ok_text();

@@ -3,6 +3,7 @@
 #include "relay/cli/monitor_command.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
@@ -205,7 +206,7 @@ int run_monitor(std::vector<std::string> argv) {
 
     asio::io_context io;
     ProbeContexts tls;
-    if (auto e = tls.init()) return unknown(a, *e);
+    if (auto e = tls.init(cfg.tls.ca_file)) return unknown(a, *e);
     std::optional<dane::Resolver> resolver;
     try {
         resolver.emplace(io.get_executor(), cfg.dns);
@@ -221,6 +222,9 @@ int run_monitor(std::vector<std::string> argv) {
     pool.options.port = static_cast<std::uint16_t>(a.port);
     pool.options.every_address = true;
     tls.use_in(pool.options);
+    asio::thread_pool sts_pool(2);
+    StsPolicies sts(*resolver, sts_pool, "", sts_fetch_options(cfg));
+    if (cfg.sts.enabled) pool.options.sts = &sts;
     std::vector<DomainReport> reports(a.domains.size());
     pool.next = each_of(a.domains);
     pool.done = [&](const CheckJob& job, DomainReport r) { reports[job.index] = std::move(r); };

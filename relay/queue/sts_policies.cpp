@@ -100,6 +100,7 @@ asio::awaitable<StsFound> StsPolicies::look(const std::string& domain) {
 
 asio::awaitable<std::optional<dane::StsCached>> StsPolicies::cached(const std::string& domain) {
     if (auto it = memo_.find(domain); it != memo_.end()) co_return it->second;
+    if (dir_.empty()) co_return std::nullopt;  // memory only
     auto job = [dir = dir_, domain] { return dane::StsCache(dir).load(domain); };
     auto loaded =
         co_await off_loop<dane::StsCache::Loaded>(pool_, std::move(job), asio::use_awaitable);
@@ -110,6 +111,7 @@ asio::awaitable<std::optional<dane::StsCached>> StsPolicies::cached(const std::s
 
 asio::awaitable<void> StsPolicies::keep(const std::string& domain, dane::StsCached entry) {
     memo_[domain] = entry;
+    if (dir_.empty()) co_return;
     auto job = [dir = dir_, domain, entry = std::move(entry)] {
         return dane::StsCache(dir).store(domain, entry);
     };

@@ -32,6 +32,7 @@ struct StsFound {
 class StsPolicies {
   public:
     // `options` as for every fetch (ca_file, timeout, port); the addresses are looked up here.
+    // An empty `cache_dir` keeps policies in memory only (`check`, `monitor`).
     StsPolicies(dane::Resolver& resolver, boost::asio::thread_pool& pool, std::string cache_dir,
                 dane::StsFetchOptions options);
 

@@ -19,16 +19,19 @@ Expected outcomes, from RFC 8461 unless said otherwise:
 - a new id fetches the new policy, which then applies (§3.3).
 Runs inside the lab (tests/lab/lab run -- ...)."""
 import http.server
+import json
 import os
 import re
 import smtplib
 import ssl
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
 import relaylab
-from relaylab import Relay, sink_records
+from relaylab import BINARY, Relay, sink_records
 
 LAB = relaylab.lab()
 STS = LAB["sts"]
@@ -280,6 +283,82 @@ class StsDelivery(unittest.TestCase):
             text = f.read()
         self.assertIn("id: lab1\n", text)
         self.assertIn("mx: mx.moved.test", text)
+
+
+class StsTools(unittest.TestCase):
+    """`check` and `monitor` apply MTA-STS as delivery does (memory only: no cache on disk),
+    show the policy, and judge it: a host an enforce policy refuses or whose certificate does
+    not verify is what STS senders defer on; a policy that cannot be fetched is a WARNING."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = serve_policies()
+        cls.tmp = tempfile.TemporaryDirectory(prefix="sts-tools.")
+        cls.conf = os.path.join(cls.tmp.name, "relay.toml")
+        cls.off = os.path.join(cls.tmp.name, "off.toml")
+        with open(cls.conf, "w") as f:
+            f.write(f'[tls]\nca_file = "{STS["ca"]}"\n')
+        with open(cls.off, "w") as f:
+            f.write(f'[tls]\nca_file = "{STS["ca"]}"\n[sts]\nenabled = false\n')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.shutdown()
+        cls.srv.server_close()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.srv.answers = {d: (200, "text/plain", p, {}) for d, p in DEFAULTS.items()}
+
+    def run_tool(self, tool, *args, conf=None):
+        return subprocess.run([BINARY, tool, "-c", conf or self.conf, "--unbound-conf",
+                               os.environ["LAB_UNBOUND_CONF"], *args],
+                              capture_output=True, text=True, timeout=120)
+
+    def test_check_shows_the_policy_and_delivers_over_verified_tls(self):
+        p = self.run_tool("check", "sts-enforce.test")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("  MTA-STS: enforce, max_age 86400, mx mx.sts-enforce.test", p.stdout)
+        self.assertIn("TLS policy: verify, SNI mx.sts-enforce.test, names mx.sts-enforce.test",
+                      p.stdout)
+        self.assertRegex(p.stdout, r"result: deliver via mx\.sts-enforce\.test\[[^]]+\]:25 "
+                                   r"with Verified TLS")
+
+    def test_check_defers_where_delivery_would(self):
+        p = self.run_tool("check", "--json", "sts-mismatch.test", "sts-badcert.test")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        got = {d["domain"]: d for d in json.loads(p.stdout)["domains"]}
+        mismatch, badcert = got["sts-mismatch.test"], got["sts-badcert.test"]
+        self.assertEqual(mismatch["sts"]["policy"]["mx"], ["mx.elsewhere.test", "*.other.test"])
+        self.assertEqual((mismatch["verdict"]["action"], mismatch["verdict"]["dsn"]),
+                         ("defer", "4.7.5"))
+        self.assertIn("does not match the MTA-STS policy", mismatch["verdict"]["reason"])
+        self.assertEqual(badcert["sts"]["policy"]["mode"], "enforce")
+        self.assertEqual((badcert["verdict"]["action"], badcert["verdict"]["reason"]),
+                         ("defer", "Server certificate not trusted"))
+        off = self.run_tool("check", "sts-mismatch.test", conf=self.off)  # [sts] enabled = false
+        self.assertEqual(off.returncode, 0, off.stdout + off.stderr)
+        self.assertNotIn("MTA-STS", off.stdout)
+
+    def test_check_reports_no_policy_and_why(self):
+        self.srv.answers = {}  # 404 everywhere
+        p = self.run_tool("check", "sts-enforce.test", "unsigned.test")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("  MTA-STS: no policy (https://mta-sts.sts-enforce.test/.well-known/"
+                      "mta-sts.txt: HTTP 404)\n    sts-policy-fetch-error: ", p.stdout)
+        self.assertIn("  MTA-STS: no policy (NXDOMAIN)", p.stdout)  # unsigned.test has none
+
+    def test_monitor_judges_what_sts_senders_would_do(self):
+        p = self.run_tool("monitor", "sts-badcert.test")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("Server certificate not trusted: MTA-STS senders defer (its policy is "
+                      "enforce)", p.stdout)
+        self.srv.answers = {"sts-testing.test": (503, "text/plain", "", {})}
+        p = self.run_tool("monitor", "--json", "sts-testing.test")
+        findings = json.loads(p.stdout)["domains"][0]["findings"]
+        sts = [f for f in findings if f["text"].startswith("MTA-STS ")]
+        self.assertEqual([f["severity"] for f in sts], ["WARNING"], findings)
+        self.assertIn("sts-policy-fetch-error", sts[0]["text"])
 
 
 if __name__ == "__main__":
