@@ -1,26 +1,19 @@
 // See sts_cache.hpp.
 #include "dane/sts_cache.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
 #include "dane/dns.hpp"
+#include "dane/small_file.hpp"
 
 namespace dr::dane {
 namespace {
 
 constexpr std::string_view kMagic = "dane-relay sts v1\n";
 constexpr std::size_t kMaxFile = kStsMaxPolicyBytes + 256;
-
-std::string errno_text(const std::string& what) {
-    return what + ": " + std::strerror(errno);
-}
 
 // "<key>: <value>\n" at the start of `in`, consumed; nullopt if it is not there.
 std::optional<std::string_view> header(std::string_view& in, std::string_view key) {
@@ -30,40 +23,6 @@ std::optional<std::string_view> header(std::string_view& in, std::string_view ke
     auto value = in.substr(key.size() + 2, end - key.size() - 2);
     in.remove_prefix(end + 1);
     return value;
-}
-
-bool write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
-// The whole file, at most kMaxFile bytes; nullopt when absent (no error) or unreadable.
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno != ENOENT) error = errno_text(path);
-        return std::nullopt;
-    }
-    std::string data(kMaxFile + 1, '\0');
-    std::size_t got = 0;
-    while (got < data.size()) {
-        ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) error = errno_text(path);
-        if (n <= 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-    if (error.empty() && got > kMaxFile)
-        error = path + ": larger than " + std::to_string(kMaxFile) + " bytes";
-    if (!error.empty()) return std::nullopt;
-    data.resize(got);
-    return data;
 }
 
 }  // namespace
@@ -113,7 +72,7 @@ StsCache::Loaded StsCache::load(const std::string& domain) const {
         l.error = "not a domain name: " + domain;
         return l;
     }
-    auto data = read_file(path, l.error);
+    auto data = read_small_file(path, kMaxFile, l.error);
     if (!data) return l;
     auto p = parse(*data);
     if (p)
@@ -126,23 +85,7 @@ StsCache::Loaded StsCache::load(const std::string& domain) const {
 std::string StsCache::store(const std::string& domain, const StsCached& entry) const {
     auto path = path_of(domain);
     if (path.empty()) return "not a domain name: " + domain;
-    if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return errno_text(dir_);
-    auto tmp = path + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return errno_text(tmp);
-    bool ok = write_all(fd, format(entry)) && ::fsync(fd) == 0;
-    std::string error = ok ? "" : errno_text(tmp);
-    if (::close(fd) != 0 && ok) error = errno_text(tmp);
-    if (error.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) error = errno_text(path);
-    if (!error.empty()) {
-        ::unlink(tmp.c_str());
-        return error;
-    }
-    int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return errno_text(dir_);
-    error = ::fsync(dfd) == 0 ? "" : errno_text(dir_);
-    ::close(dfd);
-    return error;
+    return replace_file(dir_, normalize_name(domain), format(entry));
 }
 
 }  // namespace dr::dane
