@@ -158,6 +158,18 @@ struct StsConfig {
     bool operator==(const StsConfig&) const = default;
 };
 
+// SMTP TLS Reporting (RFC 8460): the sessions counted per policy domain and day, kept in
+// <spool>/tlsrpt (relay/tlsrpt). Off by default, as Postfix's smtp_tlsrpt_enable. The
+// report's organization-name and contact-info, and the From of report mail; "" takes
+// [server] hostname, "postmaster@<hostname>" and "noreply-smtp-tls-reporting@<hostname>".
+struct TlsrptConfig {
+    bool enabled = false;
+    std::string organization;
+    std::string contact;
+    std::string from;
+    bool operator==(const TlsrptConfig&) const = default;
+};
+
 // SPEC §10: the Prometheus page (GET /metrics) on this address; unset (the default): off.
 struct MetricsConfig {
     std::optional<Endpoint> listen;
@@ -173,6 +185,7 @@ struct Config {
     TlsServerConfig tls;
     PolicyConfig policy;
     StsConfig sts;
+    TlsrptConfig tlsrpt;
     LogConfig log;
     MetricsConfig metrics;
     bool operator==(const Config&) const = default;

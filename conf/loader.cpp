@@ -475,6 +475,15 @@ void read_sts(Section& s, StsConfig& out) {
     read_bool(s, "enabled", out.enabled);
 }
 
+void read_tlsrpt(Section& s, TlsrptConfig& out) {
+    read_bool(s, "enabled", out.enabled);
+    auto text = [](std::string_view v) { return std::string(v); };
+    read_string(s, "organization", out.organization, text);
+    read_string(s, "contact", out.contact, text);
+    read_string(s, "from", out.from,
+                [](std::string_view v) { return v.empty() ? std::string() : parse_mailbox(v); });
+}
+
 void read_log(Section& s, LogConfig& out) {
     read_string(s, "target", out.target, parse_log_target);
     read_string(s, "syslog_name", out.syslog_name, parse_syslog_name);
@@ -519,6 +528,7 @@ Config read_document(const toml::table& doc, Reporter& reporter) {
     read_section(root, "tls", cfg.tls, read_tls);
     read_section(root, "policy", cfg.policy, read_policy);
     read_section(root, "sts", cfg.sts, read_sts);
+    read_section(root, "tlsrpt", cfg.tlsrpt, read_tlsrpt);
     read_section(root, "log", cfg.log, read_log);
     read_section(root, "metrics", cfg.metrics,
                  [&](Section& s, MetricsConfig& out) { read_metrics(s, out, cfg.server); });

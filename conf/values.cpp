@@ -140,6 +140,23 @@ std::string parse_domain(std::string_view text) {
     return name;
 }
 
+std::string parse_mailbox(std::string_view text) {
+    auto at = text.rfind('@');
+    if (at == std::string_view::npos || at == 0)
+        throw ValueError("bad address " + quoted(text) + ": expected local@domain");
+    auto local = text.substr(0, at);
+    // RFC 5322 atext and dots, not at the ends and never two in a row.
+    static constexpr std::string_view kSpecials = "!#$%&'*+-/=?^_`{|}~.";
+    bool ok = local.front() != '.' && local.back() != '.' &&
+              local.find("..") == std::string_view::npos &&
+              std::all_of(local.begin(), local.end(), [](char c) {
+                  return std::isalnum(static_cast<unsigned char>(c)) ||
+                         kSpecials.find(c) != std::string_view::npos;
+              });
+    if (!ok) throw ValueError("bad address " + quoted(text) + ": the local part is not a dot-atom");
+    return std::string(local) + "@" + parse_domain(text.substr(at + 1));
+}
+
 namespace {
 
 Nexthop parse_bracketed_nexthop(std::string_view text) {

@@ -29,6 +29,10 @@ std::uint64_t parse_size(std::string_view text);
 // is not a domain). Internationalised names must be given as A-labels (xn--).
 std::string parse_domain(std::string_view text);
 
+// "local@domain" (RFC 5321 Mailbox, a dot-atom local part): the local part as written, the
+// domain as parse_domain() gives it.
+std::string parse_mailbox(std::string_view text);
+
 // A next hop as in Postfix's transport and TLS policy maps:
 //   "[host]:port", "[host]"  connect to host directly (no MX lookup)
 //   "host:port", "host"      look up host's MX records, then connect to them

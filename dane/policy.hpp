@@ -83,8 +83,10 @@ struct HostPlan {
     std::vector<IpAddress> addresses;
     TlsRequirement tls = TlsRequirement::may;
     bool half_dane = false;  // DANE via an insecure MX RRset: "Trusted", not "Verified"
-    bool sts = false;       // the level comes from an MTA-STS policy in enforce mode (sts_plan.hpp)
-    std::string tlsa_base;  // SNI and first reference identifier (DANE)
+    // An MTA-STS policy in enforce mode decided: the level (verify), or the failure (the host
+    // is not in the policy). sts_plan.hpp.
+    bool sts = false;
+    std::string tlsa_base;                 // SNI and first reference identifier (DANE)
     std::vector<TlsaRecord> tlsa;          // the usable records (DANE)
     std::vector<std::string> match_names;  // names a DANE-TA or PKIX leaf may carry
     std::vector<std::string> notes;        // informational, logged as Postfix does

@@ -40,10 +40,12 @@ void apply_sts(Destination& d, const StsPolicy& policy) {
     for (auto& h : d.hosts) {
         auto& plan = h.plan;
         if (plan.failure || plan.tls == TlsRequirement::dane) continue;
-        if (!sts_policy_allows(policy, plan.host))
+        if (!sts_policy_allows(policy, plan.host)) {
             plan.failure = failures::sts_mx_mismatch(plan.host);
-        else
+            plan.sts = true;  // refused by the policy (TLSRPT counts it)
+        } else {
             require_pkix(plan);
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 #include "relay/cli/queue_command.hpp"
 #include "relay/cli/report_command.hpp"
 #include "relay/cli/tlsa_command.hpp"
+#include "relay/cli/tlsrpt_command.hpp"
 #include "relay/serve/daemon.hpp"
 
 namespace {
@@ -29,6 +30,8 @@ constexpr const char* kUsage =
     "                                a Nagios/Icinga plugin: exit 0 OK ... 3 UNKNOWN\n"
     "  report  [LOG...] [--json|--csv] [--html FILE] [--since T] [--until T]\n"
     "                                tally a mail log by TLS level, failure, domain, MX host\n"
+    "  tlsrpt  show [-c FILE] [--day YYYY-MM-DD] [--json]\n"
+    "                                the TLS reporting counts (RFC 8460) of a day\n"
     "  config  check [-c FILE]       validate a configuration file\n"
     "\n"
     "Every command has --help. Without -c, a command that uses the configuration reads\n"
@@ -50,6 +53,7 @@ constexpr Command kCommands[] = {
     {"report", dr::relay::run_report},
     {"monitor", dr::relay::run_monitor},
     {"config", dr::relay::run_config},
+    {"tlsrpt", dr::relay::run_tlsrpt},
 };
 // clang-format on
 

@@ -76,7 +76,9 @@ class Attempt {
         const auto opened = std::chrono::steady_clock::now();
         auto conn = co_await connect_host(*c.plan, c.address, d_.context.port, tls, options);
         for (auto& l : conn.log) report_.log.push_back(std::move(l));
-        report_.connections.push_back({conn.relay, conn.status, conn.tls});
+        report_.connections.push_back({conn.relay, conn.status, conn.tls, c.plan->host,
+                                       conn.address,
+                                       conn.session && conn.session->starttls_offered()});
         feature_[conn.relay] = tls_feature(*c.plan, conn);
         if (!conn.status.ok()) {
             log(conn.relay + ": " + truncate_reply(conn.status.reason));

@@ -48,11 +48,14 @@ struct RecipientResult {
     std::chrono::steady_clock::duration transmission{};  // Postfix delays "d"
 };
 
-// What one connection attempt showed (for the JSON evidence log).
+// What one connection attempt showed (for the JSON evidence log and TLSRPT).
 struct ConnectionEvidence {
     std::string relay;  // "host[addr]:port"
     smtp::DeliveryStatus status;
     std::optional<dane::TlsOutcome> tls;
+    std::string host;  // the MX host (its HostPlan's name) and the address
+    std::string address;
+    bool starttls_offered = false;
 };
 
 struct AttemptReport {

@@ -456,7 +456,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
 
     const auto t0 = Clock::now();
     auto dest = co_await dane::resolve_destination(resolver_, domain, cfg_.policy, rng_);
-    co_await apply_sts(dest);
+    const auto sts = co_await apply_sts(dest);
     const auto dns_time = Clock::now() - t0;
     ConnectOptions options = cfg_.connect;
     options.helo_name = cfg_.hostname;
@@ -491,6 +491,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     auto report = co_await deliver(dest, batch, tls_, options, apply, &connections_);
     for (const auto& line : report.log) log_.info(Role::smtp, line);
     if (evidence_) evidence_->write(evidence(dest, report, infos, indexes));
+    if (observe_attempt_) observe_attempt_(dest, sts ? &*sts : nullptr, report);
     if (applied < report.recipients.size()) co_await apply(report.recipients, applied);
 
     for (std::size_t m = 0; m < batch.size(); ++m) {
@@ -516,14 +517,15 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
 // RFC 8461: the domain's MTA-STS policy, where it could matter (dane::sts_wanted). A fetch
 // or a policy that failed is a warning (with the RFC 8460 result type); without a cached
 // policy the destination is then used as if it had none (RFC 8461 §5.1).
-asio::awaitable<void> Scheduler::apply_sts(dane::Destination& dest) {
-    if (!sts_ || !cfg_.sts || !dane::sts_wanted(dest)) co_return;
+asio::awaitable<std::optional<StsFound>> Scheduler::apply_sts(dane::Destination& dest) {
+    if (!sts_ || !cfg_.sts || !dane::sts_wanted(dest)) co_return std::nullopt;
     auto found = co_await sts_->find(dest.domain);
     if (!found.failure.empty())
         log_.warning(Role::smtp, "MTA-STS policy for " + dest.domain + ": " + found.failure + ": " +
                                      found.why +
                                      (found.policy ? " (the cached policy applies)" : ""));
     if (found.policy) dane::apply_sts(dest, *found.policy);
+    co_return found;
 }
 
 // Postfix's delay_warning_time, checked where Postfix's qmgr checks it: when an attempt of the

@@ -49,6 +49,7 @@ namespace dr::relay {
 
 namespace asio = boost::asio;
 class Metrics;
+struct StsFound;
 class StsPolicies;
 
 struct SchedulerConfig {
@@ -89,6 +90,11 @@ class Scheduler {
     // MTA-STS (RFC 8461): where a destination has no usable DANE, the domain's policy from
     // here applies (dane/sts_plan.hpp), when SchedulerConfig::sts is on. Unset: never.
     void set_sts(StsPolicies* sts) { sts_ = sts; }
+    // Told of every delivery attempt as it ends (TLSRPT counts it), on the queue's loop;
+    // `sts` is the MTA-STS policy found for it (null: not looked up).
+    using AttemptObserver =
+        std::function<void(const dane::Destination&, const StsFound* sts, const AttemptReport&)>;
+    void set_attempt_observer(AttemptObserver f) { observe_attempt_ = std::move(f); }
     asio::awaitable<void> drain();  // stop starting deliveries, wait for running ones
     std::size_t running() const { return running_; }
 
@@ -134,7 +140,7 @@ class Scheduler {
     asio::awaitable<void> warn_if_delayed(const MessageInfo& info);
     void later(const std::string& id);
     asio::awaitable<void> retry_later(std::string id);
-    asio::awaitable<void> apply_sts(dane::Destination& dest);
+    asio::awaitable<std::optional<StsFound>> apply_sts(dane::Destination& dest);
     asio::awaitable<void> deliver_batch(const std::string& domain,
                                         std::vector<BatchedMessage> groups);
     DeliveryRecord record_of(const MessageInfo& info, std::size_t rcpt, const RecipientResult& rr,
@@ -154,6 +160,7 @@ class Scheduler {
     Metrics* metrics_ = nullptr;
     InFlow* in_flow_ = nullptr;
     StsPolicies* sts_ = nullptr;
+    AttemptObserver observe_attempt_;
     std::mt19937 rng_{std::random_device{}()};
 
     std::map<std::string, DueQueue> due_;             // domain -> due, FIFO

@@ -31,6 +31,8 @@
 #include "relay/serve/inbound_sink.hpp"
 #include "relay/serve/listener.hpp"
 #include "relay/serve/notify.hpp"
+#include "relay/tlsrpt/classify.hpp"
+#include "relay/tlsrpt/counts.hpp"
 
 namespace dr::relay {
 
@@ -283,6 +285,7 @@ class Daemon {
         sts_ = std::make_unique<StsPolicies>(*resolver_, sts_pool_, cfg_.spool.dir + "/sts",
                                              std::move(fetch));
         scheduler_->set_sts(sts_.get());
+        if (cfg_.tlsrpt.enabled) count_tls_sessions();
         scheduler_->set_metrics(&metrics_);
         scheduler_->set_in_flow(&in_flow_);
         log_recovery(spool_->recovery());
@@ -292,6 +295,21 @@ class Daemon {
                                     " queued message(s)");
         scheduler_->start();
         return {};
+    }
+
+    // RFC 8460: every attempt's TLS sessions counted per policy domain and day, kept beside
+    // the queue.
+    void count_tls_sessions() {
+        tlsrpt_ = std::make_unique<tlsrpt::Counts>(io_.get_executor(), sts_pool_,
+                                                   cfg_.spool.dir + "/tlsrpt", log_);
+        tlsrpt_->start();
+        scheduler_->set_attempt_observer(
+            [this](const dane::Destination& d, const StsFound* sts, const AttemptReport& r) {
+                tlsrpt_->add(tlsrpt::classify(d, sts, r),
+                             std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+            });
     }
 
     // What the spool repaired at start-up, one warning per queue file (SPEC §6: the log must
@@ -374,6 +392,10 @@ class Daemon {
 
     asio::awaitable<void> stop() {
         co_await scheduler_->drain();
+        if (tlsrpt_) {
+            tlsrpt_->stop();
+            co_await tlsrpt_->flush();
+        }
         stop_inbound();  // inbound sessions still in DATA got no 250: their client keeps the mail
         io_.stop();
     }
@@ -406,6 +428,8 @@ class Daemon {
         cfg_.policy = fresh.config.policy;
         if (fresh.config.metrics != cfg_.metrics)  // bound as root, at start only
             log_.warning(Role::master, "[metrics] listen changed: used from the next start");
+        if (fresh.config.tlsrpt.enabled != cfg_.tlsrpt.enabled)
+            log_.warning(Role::master, "[tlsrpt] enabled changed: used from the next start");
         if (fresh.config.tls.ca_file != cfg_.tls.ca_file)  // read as root, at start only
             log_.warning(Role::master, "[tls] ca_file changed: used from the next start");
         log_.info(Role::master,
@@ -438,6 +462,7 @@ class Daemon {
     std::unique_ptr<EvidenceLog> evidence_;
     asio::thread_pool sts_pool_{2};  // MTA-STS policy fetches and cache files
     std::unique_ptr<StsPolicies> sts_;
+    std::unique_ptr<tlsrpt::Counts> tlsrpt_;  // [tlsrpt] enabled
     std::unique_ptr<Scheduler> scheduler_;
     std::optional<SpoolSink> sink_;
     std::optional<Listener> listener_;

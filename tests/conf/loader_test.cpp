@@ -137,6 +137,11 @@ key = "/etc/dane-relay/key.pem"
 ca_file = "/etc/dane-relay/ca.pem"
 [sts]
 enabled = false
+[tlsrpt]
+enabled = true
+organization = "Example Org"
+contact = "mailto:tls@example.org"
+from = "tlsrpt@Example.ORG"
 [policy]
 default = "may"
 insecure_mx_policy = "encrypt"
@@ -202,6 +207,10 @@ tls_feature_status = false
     EXPECT_EQ(c.tls.key, "/etc/dane-relay/key.pem");
     EXPECT_EQ(c.tls.ca_file, "/etc/dane-relay/ca.pem");
     EXPECT_FALSE(c.sts.enabled);
+    EXPECT_TRUE(c.tlsrpt.enabled);
+    EXPECT_EQ(c.tlsrpt.organization, "Example Org");
+    EXPECT_EQ(c.tlsrpt.contact, "mailto:tls@example.org");
+    EXPECT_EQ(c.tlsrpt.from, "tlsrpt@example.org");
     EXPECT_EQ(c.policy.default_level, TlsLevel::may);
     EXPECT_EQ(c.policy.insecure_mx_policy, TlsLevel::encrypt);
     ASSERT_EQ(c.policy.domains.size(), 3u);
@@ -266,6 +275,12 @@ TEST(Loader, WrongTypes) {
          "2:11: tls.ca_file: bad path \"ca.pem\": must be absolute (start with \"/\")"},
         {"[sts]\nenabled = \"yes\"", "2:11: sts.enabled: expected true or false, got a string"},
         {"[sts]\nmode = \"enforce\"", "2:1: unknown key sts.mode"},
+        {"[tlsrpt]\nfrom = \"nobody\"",
+         "2:8: tlsrpt.from: bad address \"nobody\": expected local@domain"},
+        {"[tlsrpt]\nfrom = \"a..b@x.example\"",
+         "2:8: tlsrpt.from: bad address \"a..b@x.example\": the local part is not a dot-atom"},
+        {"[tlsrpt]\nfrom = \"a@-x\"",
+         "2:8: tlsrpt.from: bad domain \"-x\": label \"-x\" starts or ends with a hyphen"},
         {"[policy]\ndomains = []", "2:11: policy.domains: expected a table, got an array"},
         {"[policy.domains]\n\"a.example\" = 3",
          "2:15: policy.domains.\"a.example\": expected a TLS level or a table { level, nexthop }, "

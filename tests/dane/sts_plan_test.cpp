@@ -52,6 +52,7 @@ TEST(StsPlan, EnforceVerifiesMatchingHostsByNameAndSkipsTheOthers) {
     ASSERT_TRUE(other.failure);
     EXPECT_FALSE(other.failure->permanent);  // RFC 8461 §5: deferred, not bounced
     EXPECT_EQ(other.failure->dsn, "4.7.5");
+    EXPECT_TRUE(other.sts);  // refused by the policy
     EXPECT_EQ(other.failure->reason, "MX host backup.other.test does not match the MTA-STS policy");
     EXPECT_EQ(d.hosts[2].plan.tls, TlsRequirement::verify);  // encrypt is raised too
 }

@@ -361,5 +361,90 @@ class StsTools(unittest.TestCase):
         self.assertIn("sts-policy-fetch-error", sts[0]["text"])
 
 
+class TlsrptCounting(unittest.TestCase):
+    """[tlsrpt] enabled: every attempt's TLS sessions counted per policy domain and policy
+    (RFC 8460 §4.3), written when the daemon stops, read back after a restart, and shown by
+    `tlsrpt show` as the report each domain would get (RFC 8460 §4.4)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = serve_policies()
+        cls.srv.answers = {d: (200, "text/plain", p, {}) for d, p in DEFAULTS.items()}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.shutdown()
+        cls.srv.server_close()
+
+    def show(self, relay):
+        p = subprocess.run([BINARY, "tlsrpt", "show", "-c", relay.conf, "--json"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return {r["policies"][0]["policy"]["policy-domain"]: r
+                for r in json.loads(p.stdout)["reports"]}
+
+    def check_shape(self, report):
+        """The RFC 8460 §4.4 fields, with their JSON types."""
+        self.assertEqual(set(report), {"organization-name", "date-range", "contact-info",
+                                       "report-id", "policies"})
+        self.assertRegex(report["date-range"]["start-datetime"], r"^\d{4}-\d\d-\d\dT00:00:00Z$")
+        for p in report["policies"]:
+            self.assertIn(p["policy"]["policy-type"], ("tlsa", "sts", "no-policy-found"))
+            for k in ("total-successful-session-count", "total-failure-session-count"):
+                self.assertIsInstance(p["summary"][k], int)
+            for f in p.get("failure-details", []):
+                self.assertIsInstance(f["failed-session-count"], int)
+                self.assertIsInstance(f["result-type"], str)
+
+    def summary(self, report, policy_type):
+        (p,) = [p for p in report["policies"] if p["policy"]["policy-type"] == policy_type]
+        return p
+
+    def test_sessions_are_counted_by_policy_and_survive_a_restart(self):
+        extra = f'[tls]\nca_file = "{STS["ca"]}"\n[tlsrpt]\nenabled = true\n' \
+                f'organization = "Lab Relay"\n'
+        r = Relay(extra=extra, backoff="1h")
+        rcpts = ["t1@sts-enforce.test", "t2@sts-badcert.test", "t3@ee-good.test",
+                 "t4@ee-badhex.test", "t5@sts-mismatch.test"]
+        for rcpt in rcpts:
+            send(rcpt)
+        for rcpt in rcpts:
+            StsDelivery.verdict(self, r, rcpt)
+        r.stop()
+        got = self.show(r)
+        for report in got.values():
+            self.check_shape(report)
+        self.assertEqual(got["sts-enforce.test"]["organization-name"], "Lab Relay")
+        enforce = self.summary(got["sts-enforce.test"], "sts")
+        self.assertEqual(enforce["summary"]["total-successful-session-count"], 1)
+        self.assertEqual(enforce["policy"]["mx-host"], ["mx.sts-enforce.test"])
+        self.assertIn("mode: enforce", enforce["policy"]["policy-string"])
+        # Every address of the host was tried (IPv4 and IPv6): one failed session each.
+        bad = self.summary(got["sts-badcert.test"], "sts")
+        addrs = LAB["hosts"]["mx.sts-badcert.test"]
+        self.assertEqual(sorted((f["result-type"], f["receiving-mx-hostname"], f["receiving-ip"],
+                                 f["failed-session-count"]) for f in bad["failure-details"]),
+                         sorted(("certificate-not-trusted", "mx.sts-badcert.test", ip, 1)
+                                for ip in addrs["ipv4"] + addrs["ipv6"]))
+        self.assertEqual(bad["summary"]["total-failure-session-count"],
+                         len(addrs["ipv4"] + addrs["ipv6"]))
+        self.assertEqual(self.summary(got["ee-good.test"], "tlsa")["summary"],
+                         {"total-successful-session-count": 1, "total-failure-session-count": 0})
+        badhex = self.summary(got["ee-badhex.test"], "tlsa")
+        self.assertEqual({f["result-type"] for f in badhex["failure-details"]},
+                         {"validation-failure"})
+        mismatch = self.summary(got["sts-mismatch.test"], "sts")
+        self.assertEqual([(f["result-type"], f["receiving-mx-hostname"])
+                          for f in mismatch["failure-details"]],
+                         [("validation-failure", "mx.sts-mismatch.test")])
+        # A restart reads the day's counts back and goes on counting.
+        r2 = Relay(extra=extra, backoff="1h", spool=r.options["spool"])
+        send("t6@sts-enforce.test")
+        StsDelivery.verdict(self, r2, "t6@sts-enforce.test")
+        r2.stop()
+        enforce = self.summary(self.show(r)["sts-enforce.test"], "sts")
+        self.assertEqual(enforce["summary"]["total-successful-session-count"], 2)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

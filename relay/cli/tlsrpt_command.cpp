@@ -1,0 +1,143 @@
+// `dane-relay tlsrpt show` (see tlsrpt_command.hpp).
+#include "relay/cli/tlsrpt_command.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <iostream>
+
+#include "relay/cli/options.hpp"
+#include "relay/tlsrpt/store.hpp"
+
+namespace dr::relay {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: dane-relay tlsrpt show [-c FILE] [--day YYYY-MM-DD] [--json]\n";
+
+std::string hostname_of(const conf::Config& cfg) {
+    return cfg.server.hostname.empty() ? conf::default_hostname() : cfg.server.hostname;
+}
+
+std::string policy_text(const tlsrpt::PolicyKey& p) {
+    std::string out = tlsrpt::to_string(p.type);
+    if (!p.mx_hosts.empty()) {
+        out += " (mx";
+        for (const auto& m : p.mx_hosts) out += " " + m;
+        out += ")";
+    }
+    if (p.type == tlsrpt::PolicyType::tlsa)
+        out += " (" + std::to_string(p.strings.size()) + " record(s))";
+    return out;
+}
+
+struct Args {
+    std::string day;
+    bool json = false;
+    std::string error;
+};
+
+Args parse(const std::vector<std::string>& args) {
+    Args a;
+    if (args.empty() || args[0] != "show") {
+        a.error = "expected show";
+        return a;
+    }
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--json") {
+            a.json = true;
+        } else if (args[i] == "--day" && i + 1 < args.size()) {
+            a.day = args[++i];
+            if (!tlsrpt::Store::is_day(a.day)) a.error = "--day wants YYYY-MM-DD, not " + a.day;
+        } else {
+            a.error = "unknown argument " + args[i];
+        }
+    }
+    return a;
+}
+
+std::int64_t now_s() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+tlsrpt::ReportOptions report_options(const conf::Config& cfg, const std::string& day,
+                                     const std::string& domain) {
+    const auto host = hostname_of(cfg);
+    tlsrpt::ReportOptions o;
+    o.organization = cfg.tlsrpt.organization.empty() ? host : cfg.tlsrpt.organization;
+    o.contact = cfg.tlsrpt.contact.empty() ? "postmaster@" + host : cfg.tlsrpt.contact;
+    o.report_id = day + "T00:00:00Z_" + domain + "@" + host;
+    return o;
+}
+
+std::string tally_text(const tlsrpt::Tally& t) {
+    std::string out;
+    for (const auto& [domain, policies] : t.domains()) {
+        out += domain + "\n";
+        for (const auto& [p, c] : policies) {
+            out += "  " + policy_text(p) + ": " + std::to_string(c.successes) + " successful, " +
+                   std::to_string(c.failure_total()) + " failed\n";
+            for (const auto& [f, n] : c.failures) {
+                out += "    " + f.result_type;
+                if (!f.receiving_mx.empty())
+                    out += " at " + f.receiving_mx +
+                           (f.receiving_ip.empty() ? "" : "[" + f.receiving_ip + "]");
+                out += ": " + std::to_string(n);
+                if (!f.reason.empty()) out += " (" + f.reason + ")";
+                out += "\n";
+            }
+        }
+    }
+    return out;
+}
+
+int run_tlsrpt(std::vector<std::string> args) {
+    auto choice = take_config_option(args);
+    if (wants_help(args)) {
+        std::cout << kUsage;
+        return 0;
+    }
+    auto a = parse(args);
+    if (!choice.error.empty() || !a.error.empty()) {
+        std::cerr << "dane-relay tlsrpt: " << (choice.error.empty() ? a.error : choice.error)
+                  << "\n"
+                  << kUsage;
+        return 2;
+    }
+    auto loaded = load_choice(choice);
+    if (!loaded.error.empty()) {
+        std::cerr << "dane-relay tlsrpt: " << loaded.error << "\n";
+        return 2;
+    }
+    const auto& cfg = loaded.config;
+    const auto day = a.day.empty() ? tlsrpt::utc_day(now_s()) : a.day;
+    const auto dir = cfg.spool.dir + "/tlsrpt";
+    auto got = tlsrpt::Store(dir).load(day);
+    if (!got.error.empty()) {
+        std::cerr << "dane-relay tlsrpt: " << got.error << "\n";
+        return 1;
+    }
+    const auto tally = got.tally.value_or(tlsrpt::Tally{});
+    if (a.json) {
+        boost::json::array reports;
+        for (const auto& [domain, _] : tally.domains())
+            reports.push_back(
+                *tlsrpt::report_json(tally, domain, day, report_options(cfg, day, domain)));
+        std::cout << boost::json::serialize(
+                         boost::json::object{{"day", day}, {"reports", std::move(reports)}})
+                  << "\n";
+        return 0;
+    }
+    std::cout << "TLSRPT counts for " << day << " (UTC), " << dir << "/" << day << ".json"
+              << (cfg.tlsrpt.enabled ? "" : " ([tlsrpt] enabled is false)") << "\n"
+              << (tally.empty() ? "no sessions counted\n" : tally_text(tally));
+    return 0;
+}
+
+}  // namespace dr::relay

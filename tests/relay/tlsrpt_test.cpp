@@ -1,0 +1,160 @@
+// TLSRPT (RFC 8460), pure: the counts, their file round trip, the report's shape, and what
+// an attempt counts as (relay/tlsrpt/tally.hpp, classify.hpp).
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "relay/tlsrpt/classify.hpp"
+#include "relay/tlsrpt/tally.hpp"
+
+namespace dr::relay::tlsrpt {
+namespace {
+
+namespace json = boost::json;
+
+PolicyKey sts_policy() {
+    return PolicyKey{PolicyType::sts, {"version: STSv1", "mode: enforce"}, {"mx.a.test"}};
+}
+
+Tally sample() {
+    Tally t;
+    t.add({"a.test", sts_policy(), std::nullopt}, 3);
+    t.add({"a.test", sts_policy(),
+           FailureKey{"certificate-expired", "mx.a.test", "192.0.2.1", "certificate has expired"}});
+    t.add({"b.test", PolicyKey{}, std::nullopt});
+    return t;
+}
+
+TEST(Tlsrpt, TheFileReadsBackAsWritten) {
+    const auto t = sample();
+    std::string error;
+    auto back = Tally::from_json(json::parse(json::serialize(t.to_json())), error);
+    ASSERT_TRUE(back) << error;
+    EXPECT_EQ(json::serialize(back->to_json()), json::serialize(t.to_json()));
+    Tally twice = t;
+    twice.merge(*back);
+    EXPECT_EQ(twice.domains().at("a.test").at(sts_policy()).successes, 6u);
+}
+
+TEST(Tlsrpt, ABadFileIsRefusedWithWhy) {
+    for (auto [text, why] : std::vector<std::pair<const char*, const char*>>{
+             {"[]", "the file is not an object"},
+             {R"({"version":2,"policies":[]})", "not version 1"},
+             {R"({"version":1})", "no \"policies\""},
+             {R"({"version":1,"policies":[{"policy":{"policy-type":"dane","policy-domain":"a"},
+                  "summary":{"total-successful-session-count":1}}]})",
+              "unknown policy-type"},
+             {R"({"version":1,"policies":[{"policy":{"policy-type":"sts","policy-domain":"a"},
+                  "summary":{"total-successful-session-count":-1}}]})",
+              "count is not a count"},
+         }) {
+        std::string error;
+        EXPECT_FALSE(Tally::from_json(json::parse(text), error)) << text;
+        EXPECT_EQ(error, why) << text;
+    }
+}
+
+// RFC 8460 §4.4: the fields and their names.
+TEST(Tlsrpt, TheReportHasTheRfcShape) {
+    auto r = report_json(sample(), "a.test", "2026-12-03", {"Org", "mailto:x@y.test", "id-1"});
+    ASSERT_TRUE(r);
+    const auto& o = r->as_object();
+    EXPECT_EQ(o.at("organization-name"), "Org");
+    EXPECT_EQ(o.at("contact-info"), "mailto:x@y.test");
+    EXPECT_EQ(o.at("report-id"), "id-1");
+    EXPECT_EQ(o.at("date-range").at("start-datetime"), "2026-12-03T00:00:00Z");
+    EXPECT_EQ(o.at("date-range").at("end-datetime"), "2026-12-03T23:59:59Z");
+    const auto& p = o.at("policies").as_array().at(0).as_object();
+    EXPECT_EQ(p.at("policy").at("policy-type"), "sts");
+    EXPECT_EQ(p.at("policy").at("policy-domain"), "a.test");
+    EXPECT_EQ(p.at("policy").at("mx-host").as_array().at(0), "mx.a.test");
+    EXPECT_EQ(p.at("summary").at("total-successful-session-count"), 3);
+    EXPECT_EQ(p.at("summary").at("total-failure-session-count"), 1);
+    const auto& f = p.at("failure-details").as_array().at(0).as_object();
+    EXPECT_EQ(f.at("result-type"), "certificate-expired");
+    EXPECT_EQ(f.at("receiving-mx-hostname"), "mx.a.test");
+    EXPECT_EQ(f.at("receiving-ip"), "192.0.2.1");
+    EXPECT_EQ(f.at("failed-session-count"), 1);
+    EXPECT_FALSE(report_json(sample(), "c.test", "2026-12-03", {}));
+    EXPECT_EQ(utc_day(1796256000), "2026-12-03");
+}
+
+dane::HostResult host(std::string name, dane::TlsRequirement tls, bool sts = false) {
+    dane::HostResult h;
+    h.mx = dane::MxHost{name, 10};
+    h.plan.host = std::move(name);
+    h.plan.tls = tls;
+    h.plan.sts = sts;
+    if (tls == dane::TlsRequirement::dane) h.plan.tlsa = {dane::TlsaRecord{3, 1, 1, {1, 2}}};
+    return h;
+}
+
+ConnectionEvidence conn(std::string host, smtp::DeliveryStatus st,
+                        std::optional<dane::TlsOutcome> tls = {}, bool offered = true) {
+    return ConnectionEvidence{host + "[192.0.2.1]:25", std::move(st), std::move(tls),
+                              host, "192.0.2.1", offered};
+}
+
+dane::TlsOutcome failed_tls(std::string verify_error) {
+    dane::TlsOutcome o;
+    o.failure = dane::Failure{false, "4.7.5", "Server certificate not trusted"};
+    o.verify_error = std::move(verify_error);
+    return o;
+}
+
+TEST(Tlsrpt, EachConnectionCountsUnderItsHostsPolicy) {
+    dane::Destination d;
+    d.domain = "a.test";
+    d.hosts = {host("mx.dane.test", dane::TlsRequirement::dane),
+               host("mx.a.test", dane::TlsRequirement::verify, true),
+               host("mx.plain.test", dane::TlsRequirement::may),
+               host("mx.out.test", dane::TlsRequirement::may, true)};
+    d.hosts[3].plan.failure = dane::Failure{false, "4.7.5", "MX host mx.out.test does not match"};
+    StsFound sts;
+    sts.policy = dane::StsPolicy{dane::StsMode::enforce, 600, {"mx.a.test"}};
+    AttemptReport r;
+    const auto ok = smtp::DeliveryStatus::success("250 ok");
+    r.connections = {
+        conn("mx.dane.test", ok, dane::TlsOutcome{}),
+        conn("mx.a.test", smtp::DeliveryStatus::temp("4.7.5", "x"), failed_tls("hostname mismatch")),
+        conn("mx.a.test", smtp::DeliveryStatus::temp("4.7.5", "x"),
+             failed_tls("certificate has expired")),
+        conn("mx.a.test", smtp::DeliveryStatus::temp("4.7.4", "TLS is required, but was not "
+                                                              "offered by host mx.a.test")),
+        conn("mx.plain.test", ok, std::nullopt, false),  // plaintext: not offered
+        conn("mx.plain.test", smtp::DeliveryStatus::temp("4.4.1", "connect refused")),
+    };
+    auto out = classify(d, &sts, r);
+    std::vector<std::string> got;
+    for (const auto& o : out)
+        got.push_back(std::string(to_string(o.policy.type)) + " " +
+                      (o.failure ? o.failure->result_type + "@" + o.failure->receiving_mx : "ok"));
+    EXPECT_EQ(got, (std::vector<std::string>{
+                       "sts validation-failure@mx.out.test",  // refused by the policy
+                       "tlsa ok",
+                       "sts certificate-host-mismatch@mx.a.test",
+                       "sts certificate-expired@mx.a.test",
+                       "sts starttls-not-supported@mx.a.test",
+                       "no-policy-found starttls-not-supported@mx.plain.test",
+                   }));  // the refused TCP connection is no TLS session
+    EXPECT_EQ(out[1].policy.strings, std::vector<std::string>{"3 1 1 0102"});
+    EXPECT_EQ(out[2].policy.mx_hosts, std::vector<std::string>{"mx.a.test"});
+}
+
+TEST(Tlsrpt, AFailedPolicyFetchIsOneFailureOfTheDomain) {
+    dane::Destination d;
+    d.domain = "a.test";
+    StsFound sts;
+    sts.failure = "sts-policy-fetch-error";
+    sts.why = "HTTP 503";
+    auto out = classify(d, &sts, AttemptReport{});
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].policy.type, PolicyType::sts);
+    EXPECT_EQ(out[0].failure->result_type, "sts-policy-fetch-error");
+    EXPECT_EQ(out[0].failure->reason, "HTTP 503");
+    EXPECT_TRUE(classify(d, nullptr, AttemptReport{}).empty());
+}
+
+}  // namespace
+}  // namespace dr::relay::tlsrpt
