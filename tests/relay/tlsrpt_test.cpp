@@ -4,8 +4,12 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "relay/tlsrpt/classify.hpp"
+#include "relay/tlsrpt/report_mail.hpp"
 #include "relay/tlsrpt/tally.hpp"
 
 namespace dr::relay::tlsrpt {
@@ -92,8 +96,8 @@ dane::HostResult host(std::string name, dane::TlsRequirement tls, bool sts = fal
 
 ConnectionEvidence conn(std::string host, smtp::DeliveryStatus st,
                         std::optional<dane::TlsOutcome> tls = {}, bool offered = true) {
-    return ConnectionEvidence{host + "[192.0.2.1]:25", std::move(st), std::move(tls),
-                              host, "192.0.2.1", offered};
+    return ConnectionEvidence{
+        host + "[192.0.2.1]:25", std::move(st), std::move(tls), host, "192.0.2.1", offered};
 }
 
 dane::TlsOutcome failed_tls(std::string verify_error) {
@@ -117,11 +121,13 @@ TEST(Tlsrpt, EachConnectionCountsUnderItsHostsPolicy) {
     const auto ok = smtp::DeliveryStatus::success("250 ok");
     r.connections = {
         conn("mx.dane.test", ok, dane::TlsOutcome{}),
-        conn("mx.a.test", smtp::DeliveryStatus::temp("4.7.5", "x"), failed_tls("hostname mismatch")),
+        conn("mx.a.test", smtp::DeliveryStatus::temp("4.7.5", "x"),
+             failed_tls("hostname mismatch")),
         conn("mx.a.test", smtp::DeliveryStatus::temp("4.7.5", "x"),
              failed_tls("certificate has expired")),
-        conn("mx.a.test", smtp::DeliveryStatus::temp("4.7.4", "TLS is required, but was not "
-                                                              "offered by host mx.a.test")),
+        conn("mx.a.test", smtp::DeliveryStatus::temp("4.7.4",
+                                                     "TLS is required, but was not "
+                                                     "offered by host mx.a.test")),
         conn("mx.plain.test", ok, std::nullopt, false),  // plaintext: not offered
         conn("mx.plain.test", smtp::DeliveryStatus::temp("4.4.1", "connect refused")),
     };
@@ -154,6 +160,62 @@ TEST(Tlsrpt, AFailedPolicyFetchIsOneFailureOfTheDomain) {
     EXPECT_EQ(out[0].failure->result_type, "sts-policy-fetch-error");
     EXPECT_EQ(out[0].failure->reason, "HTTP 503");
     EXPECT_TRUE(classify(d, nullptr, AttemptReport{}).empty());
+}
+
+}  // namespace
+}  // namespace dr::relay::tlsrpt
+
+namespace dr::relay::tlsrpt {
+namespace {
+
+ReportMailInput mail_input() {
+    ReportMailInput in;
+    in.domain = "a.test";
+    in.submitter = "relay.example";
+    in.report_id = "2026-12-03T00:00:00Z_a.test@relay.example";
+    in.day = "2026-12-03";
+    in.from = "noreply-smtp-tls-reporting@relay.example";
+    in.to = "tlsrpt@a.test";
+    in.hostname = "relay.example";
+    in.now_us = 1796342400LL * 1000000;
+    auto r = report_json(sample(), "a.test", in.day, {"Org", "mailto:x@y.test", in.report_id});
+    in.json = json::serialize(*r);
+    return in;
+}
+
+TEST(TlsrptMail, TheFileNameIsTheRfcs) {
+    EXPECT_EQ(day_start("2026-12-03"), 1796256000);
+    EXPECT_EQ(day_start("2026-13"), -1);
+    EXPECT_EQ(report_file_name(mail_input()),
+              "relay.example!a.test!1796256000!1796342399!2026-12-03T00_00_00Z_a.test@relay."
+              "example.json.gz");
+}
+
+// Python's email and gzip modules read the mail back: the structure, the fields and the
+// report, byte for byte as JSON (tests/relay/tlsrpt_mail_check.py).
+TEST(TlsrptMail, AnIndependentParserReadsTheReportBack) {
+    const auto in = mail_input();
+    const auto dir = std::filesystem::temp_directory_path() / "tlsrpt-mail-test";
+    std::filesystem::create_directories(dir);
+    const auto mail = dir / "mail.eml", report = dir / "report.json";
+    std::ofstream(mail, std::ios::binary) << compose_report_mail(in);
+    std::ofstream(report, std::ios::binary) << in.json;
+    int rc = std::system(
+        ("/usr/bin/python3 " TLSRPT_MAIL_CHECK_PY " " + mail.string() + " " + report.string())
+            .c_str());
+    EXPECT_EQ(rc, 0);
+    auto bad = in;
+    bad.json = "{\"other\":1}";  // the checker must notice a different report
+    std::ofstream(report, std::ios::binary) << in.json;
+    std::ofstream(mail, std::ios::binary) << compose_report_mail(bad);
+    rc = std::system(("/usr/bin/python3 " TLSRPT_MAIL_CHECK_PY " " + mail.string() + " " +
+                      report.string() + " 2>/dev/null")
+                         .c_str());
+    EXPECT_NE(rc, 0);
+    std::filesystem::remove_all(dir);
+    const auto m = compose_report_mail(in);
+    for (std::size_t at = 0, end; (end = m.find("\r\n", at)) != std::string::npos; at = end + 2)
+        EXPECT_LE(end - at, 998u) << m.substr(at, end - at);  // RFC 5322 §2.1.1
 }
 
 }  // namespace
