@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "relay/cli/options.hpp"
+#include "relay/tlsrpt/report_mail.hpp"
+#include "relay/tlsrpt/reports.hpp"
 #include "relay/tlsrpt/store.hpp"
 
 namespace dr::relay {
@@ -16,10 +18,6 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: dane-relay tlsrpt show [-c FILE] [--day YYYY-MM-DD] [--json]\n";
-
-std::string hostname_of(const conf::Config& cfg) {
-    return cfg.server.hostname.empty() ? conf::default_hostname() : cfg.server.hostname;
-}
 
 std::string policy_text(const tlsrpt::PolicyKey& p) {
     std::string out = tlsrpt::to_string(p.type);
@@ -68,12 +66,8 @@ std::int64_t now_s() {
 
 tlsrpt::ReportOptions report_options(const conf::Config& cfg, const std::string& day,
                                      const std::string& domain) {
-    const auto host = hostname_of(cfg);
-    tlsrpt::ReportOptions o;
-    o.organization = cfg.tlsrpt.organization.empty() ? host : cfg.tlsrpt.organization;
-    o.contact = cfg.tlsrpt.contact.empty() ? "postmaster@" + host : cfg.tlsrpt.contact;
-    o.report_id = day + "T00:00:00Z_" + domain + "@" + host;
-    return o;
+    const auto r = tlsrpt::reports_config(cfg);
+    return {r.organization, r.contact, tlsrpt::report_id(day, domain, r.hostname)};
 }
 
 std::string tally_text(const tlsrpt::Tally& t) {

@@ -491,7 +491,7 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     auto report = co_await deliver(dest, batch, tls_, options, apply, &connections_);
     for (const auto& line : report.log) log_.info(Role::smtp, line);
     if (evidence_) evidence_->write(evidence(dest, report, infos, indexes));
-    if (observe_attempt_) observe_attempt_(dest, sts ? &*sts : nullptr, report);
+    if (observe_attempt_) observe_attempt_(dest, sts ? &*sts : nullptr, report, batch);
     if (applied < report.recipients.size()) co_await apply(report.recipients, applied);
 
     for (std::size_t m = 0; m < batch.size(); ++m) {

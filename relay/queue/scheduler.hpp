@@ -92,8 +92,10 @@ class Scheduler {
     void set_sts(StsPolicies* sts) { sts_ = sts; }
     // Told of every delivery attempt as it ends (TLSRPT counts it), on the queue's loop;
     // `sts` is the MTA-STS policy found for it (null: not looked up).
+    // `batch`: the messages it carried (their senders, for what is not to be counted).
     using AttemptObserver =
-        std::function<void(const dane::Destination&, const StsFound* sts, const AttemptReport&)>;
+        std::function<void(const dane::Destination&, const StsFound* sts, const AttemptReport&,
+                           const std::vector<OutboundMessage>& batch)>;
     void set_attempt_observer(AttemptObserver f) { observe_attempt_ = std::move(f); }
     asio::awaitable<void> drain();  // stop starting deliveries, wait for running ones
     std::size_t running() const { return running_; }

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -33,6 +34,7 @@
 #include "relay/serve/notify.hpp"
 #include "relay/tlsrpt/classify.hpp"
 #include "relay/tlsrpt/counts.hpp"
+#include "relay/tlsrpt/reports.hpp"
 
 namespace dr::relay {
 
@@ -299,17 +301,27 @@ class Daemon {
 
     // RFC 8460: every attempt's TLS sessions counted per policy domain and day, kept beside
     // the queue.
+    // Report mail itself is not counted (RFC 8460 §3: no reports about reports, no loops).
     void count_tls_sessions() {
-        tlsrpt_ = std::make_unique<tlsrpt::Counts>(io_.get_executor(), sts_pool_,
-                                                   cfg_.spool.dir + "/tlsrpt", log_);
+        auto rc = tlsrpt::reports_config(cfg_);
+        tlsrpt_ = std::make_unique<tlsrpt::Counts>(io_.get_executor(), sts_pool_, rc.dir, log_);
         tlsrpt_->start();
         scheduler_->set_attempt_observer(
-            [this](const dane::Destination& d, const StsFound* sts, const AttemptReport& r) {
+            [this, from = rc.from](const dane::Destination& d, const StsFound* sts,
+                                   const AttemptReport& r,
+                                   const std::vector<OutboundMessage>& batch) {
+                if (std::all_of(batch.begin(), batch.end(),
+                                [&](const auto& m) { return m.envelope.sender == from; }))
+                    return;
                 tlsrpt_->add(tlsrpt::classify(d, sts, r),
                              std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count());
             });
+        reports_ = std::make_unique<tlsrpt::Reports>(
+            io_.get_executor(), sts_pool_, *async_, *resolver_, log_, std::move(rc),
+            [this](const std::string& id) { scheduler_->enqueue(id); });
+        reports_->start();
     }
 
     // What the spool repaired at start-up, one warning per queue file (SPEC §6: the log must
@@ -392,6 +404,7 @@ class Daemon {
 
     asio::awaitable<void> stop() {
         co_await scheduler_->drain();
+        if (reports_) reports_->stop();
         if (tlsrpt_) {
             tlsrpt_->stop();
             co_await tlsrpt_->flush();
@@ -463,6 +476,7 @@ class Daemon {
     asio::thread_pool sts_pool_{2};  // MTA-STS policy fetches and cache files
     std::unique_ptr<StsPolicies> sts_;
     std::unique_ptr<tlsrpt::Counts> tlsrpt_;  // [tlsrpt] enabled
+    std::unique_ptr<tlsrpt::Reports> reports_;
     std::unique_ptr<Scheduler> scheduler_;
     std::optional<SpoolSink> sink_;
     std::optional<Listener> listener_;

@@ -57,6 +57,11 @@ std::string base64_lines(std::string_view data) {
 
 }  // namespace
 
+std::string report_id(const std::string& day, const std::string& domain,
+                      const std::string& hostname) {
+    return day + "T00:00:00Z_" + domain + "@" + hostname;
+}
+
 std::string report_file_name(const ReportMailInput& in) {
     const auto begin = day_start(in.day);
     return file_safe(in.submitter) + "!" + file_safe(in.domain) + "!" + std::to_string(begin) +

@@ -23,6 +23,10 @@ struct ReportMailInput {
     std::string json;  // the report (report_json(), serialized)
 };
 
+// "2026-12-03T00:00:00Z_example.com@relay.example.org": one report per day, domain and us.
+std::string report_id(const std::string& day, const std::string& domain,
+                      const std::string& hostname);
+
 // CRLF line ends, ready for the queue.
 std::string compose_report_mail(const ReportMailInput& in);
 

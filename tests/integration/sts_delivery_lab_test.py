@@ -25,6 +25,7 @@ import re
 import smtplib
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -444,6 +445,51 @@ class TlsrptCounting(unittest.TestCase):
         r2.stop()
         enforce = self.summary(self.show(r)["sts-enforce.test"], "sts")
         self.assertEqual(enforce["summary"]["total-successful-session-count"], 2)
+
+
+    def test_a_finished_day_is_reported_once_by_mail_and_report_mail_is_not_counted(self):
+        """The day's counts, renamed to yesterday (a test cannot wait for midnight), go out at
+        the next start to the rua of `_smtp._tls.ee-good.test` (mailto:tlsrpt@ee-good.test),
+        through our own queue, over DANE; a restart does not send them again."""
+        extra = f'[tls]\nca_file = "{STS["ca"]}"\n[tlsrpt]\nenabled = true\n'
+        r = Relay(extra=extra, backoff="1h")
+        send("u1@ee-good.test")
+        StsDelivery.verdict(self, r, "u1@ee-good.test")
+        r.stop()
+        tdir = os.path.join(r.options["spool"], "tlsrpt")
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+        os.rename(os.path.join(tdir, today + ".json"), os.path.join(tdir, day + ".json"))
+        p = subprocess.run([BINARY, "tlsrpt", "show", "-c", r.conf, "--day", day, "--json"],
+                           capture_output=True, text=True, timeout=60)
+        (want,) = [x for x in json.loads(p.stdout)["reports"]
+                   if x["policies"][0]["policy"]["policy-domain"] == "ee-good.test"]
+        r2 = Relay(extra=extra, backoff="1h", spool=r.options["spool"])
+        line = r2.wait_for(r"TLSRPT report for ee-good\.test \(" + day + r"\) to "
+                           r"<tlsrpt@ee-good\.test>")
+        StsDelivery.verdict(self, r2, "tlsrpt@ee-good.test")
+        got = [m for m in relaylab.received(LAB, "tlsrpt@ee-good.test")
+               if m["mail_from"] == f"noreply-smtp-tls-reporting@relay.test"]
+        self.assertTrue(got and got[-1]["tls"], line)
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "relay"))
+        import tlsrpt_mail_check
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(want, f)
+            f.flush()
+            self.assertIsNone(tlsrpt_mail_check.check(got[-1]["body_file"], f.name))
+        self.assertTrue(os.path.exists(os.path.join(tdir, day + ".sent")))
+        r2.stop()
+        # The report's own delivery was not counted (no reports about reports).
+        p = subprocess.run([BINARY, "tlsrpt", "show", "-c", r.conf, "--json"],
+                           capture_output=True, text=True, timeout=60)
+        domains = [x["policies"][0]["policy"]["policy-domain"]
+                   for x in json.loads(p.stdout)["reports"]]
+        self.assertNotIn("ee-good.test", domains)
+        r3 = Relay(extra=extra, backoff="1h", spool=r.options["spool"])
+        time.sleep(1)
+        r3.stop()
+        self.assertFalse([l for l in r3.lines() if "TLSRPT report for" in l])
 
 
 if __name__ == "__main__":

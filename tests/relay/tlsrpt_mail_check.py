@@ -16,7 +16,8 @@ import sys
 
 
 def check(mail_path, json_path):
-    msg = email.message_from_bytes(open(mail_path, "rb").read(), policy=email.policy.default)
+    with open(mail_path, "rb") as f:
+        msg = email.message_from_bytes(f.read(), policy=email.policy.default)
     for part in msg.walk():
         if part.defects:
             return f"{part.get_content_type()}: {part.defects}"
@@ -42,7 +43,8 @@ def check(mail_path, json_path):
     if end - begin != 86399:
         return f"begin {begin} end {end}: not one day"
     got = json.loads(gzip.decompress(reports[0].get_content()))
-    want = json.load(open(json_path))
+    with open(json_path) as f:
+        want = json.load(f)
     if got != want:
         return f"the attachment is {got}, not {want}"
     return None
