@@ -2,15 +2,28 @@
 config, spool and log in a temporary folder, started inside the lab (the
 tests run under `tests/lab/lab run`, which exports LAB_UNBOUND_CONF and
 LAB_JSON), and the lab's sink records."""
+import atexit
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
 BINARY = os.environ.get("DANE_RELAY", "build/relay/dane-relay")
+
+
+def remove_at_exit(path):
+    """Deletes `path` when the test process ends, unless something is still mounted below it
+    (a test's file system that its own clean-up did not get to: left for `lab gc`)."""
+    def remove():
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f]
+        if not any(m == path or m.startswith(path + "/") for m in mounts):
+            shutil.rmtree(path, ignore_errors=True)
+    atexit.register(remove)
 
 
 class Relay:
@@ -20,6 +33,7 @@ class Relay:
                  max_backoff=None, user="", spool=None, start=True, server="", queue=""):
         """`server` and `queue`: more lines for those sections; `extra`: more sections."""
         self.dir = tempfile.mkdtemp(prefix="dr-serve-")
+        remove_at_exit(self.dir)
         self.log = os.path.join(self.dir, "maillog")
         self.conf = os.path.join(self.dir, "relay.toml")
         self.evidence = os.path.join(self.dir, "evidence.jsonl")
