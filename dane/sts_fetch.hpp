@@ -1,8 +1,8 @@
 // Fetches a domain's MTA-STS policy, https://mta-sts.<domain>/.well-known/mta-sts.txt,
 // as RFC 8461 §3.3 asks: HTTPS only, the certificate verified (PKIX, the system CAs or
 // `ca_file`) for mta-sts.<domain>, no redirects followed, a 200 with media type
-// text/plain, at most kStsMaxPolicyBytes, within a time limit. Blocking (libcurl's easy
-// interface): run it off the event loop (relay/spool/off_loop.hpp). The result feeds
+// text/plain, at most kStsMaxPolicyBytes, within a time limit (dane/https.hpp). Blocking:
+// run it off the event loop (relay/spool/off_loop.hpp). The result feeds
 // sts_after_fetch() (dane/sts_state.hpp). Entry point: fetch_sts_policy().
 #pragma once
 

@@ -27,7 +27,7 @@ std::string control_socket_path(const std::string& spool_dir) {
 }
 
 int ask_daemon(const std::string& spool_dir, const std::vector<std::string>& args,
-               std::ostream& out, std::ostream& err) {
+               std::ostream& out, std::ostream& err, const std::string& who) {
     try {
         asio::io_context io;
         local::socket s(io);
@@ -43,9 +43,8 @@ int ask_daemon(const std::string& spool_dir, const std::vector<std::string>& arg
         out << reply.substr(nl + 1);
         return std::stoi(reply.substr(0, nl));
     } catch (const std::exception& e) {
-        err << "dane-relay queue: the spool is in use and the daemon's control socket "
-               "does not answer: "
-            << e.what() << "\n";
+        err << who << ": the daemon's control socket " << control_socket_path(spool_dir)
+            << " does not answer: " << e.what() << "\n";
         return 75;
     }
 }
@@ -93,6 +92,14 @@ asio::awaitable<void> ControlServer::session(local::socket socket) {
     std::istringstream words(line.substr(0, line.find('\n')));
     std::vector<std::string> args;
     for (std::string w; words >> w;) args.push_back(w);
+    if (!args.empty() && args[0] == "tlsrpt") {
+        std::pair<int, std::string> done{1, "TLSRPT is off ([tlsrpt] enabled = false)\n"};
+        if (hooks_.tlsrpt) done = co_await hooks_.tlsrpt(args);
+        std::string reply = std::to_string(done.first) + "\n" + done.second;
+        co_await asio::async_write(socket, asio::buffer(reply),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        co_return;
+    }
     struct Outcome {
         int rc = 0;
         std::string text;

@@ -18,6 +18,7 @@
 #include "relay/cli/check_pool.hpp"
 #include "relay/cli/monitor.hpp"
 #include "relay/cli/options.hpp"
+#include "relay/spool/unix_time.hpp"
 
 namespace dr::relay {
 namespace {
@@ -190,9 +191,7 @@ int run_monitor(std::vector<std::string> argv) {
     MonitorOptions mo;
     mo.sig_warn_days = a.sig_warn;
     mo.cert_warn_days = a.cert_warn;
-    mo.now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+    mo.now = unix_seconds();
     if (!a.cert.empty()) {
         std::string error;
         mo.renewal = load_renewal(a.cert, error);

@@ -1,13 +1,14 @@
-// `dane-relay tlsrpt show` (see tlsrpt_command.hpp).
+// `dane-relay tlsrpt show|send-now` (see tlsrpt_command.hpp).
 #include "relay/cli/tlsrpt_command.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <chrono>
 #include <iostream>
 
+#include "relay/cli/control.hpp"
 #include "relay/cli/options.hpp"
+#include "relay/spool/unix_time.hpp"
 #include "relay/tlsrpt/report_mail.hpp"
 #include "relay/tlsrpt/reports.hpp"
 #include "relay/tlsrpt/store.hpp"
@@ -17,7 +18,8 @@ namespace dr::relay {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: dane-relay tlsrpt show [-c FILE] [--day YYYY-MM-DD] [--json]\n";
+    "usage: dane-relay tlsrpt show [-c FILE] [--day YYYY-MM-DD] [--json]\n"
+    "       dane-relay tlsrpt send-now [-c FILE] [--day YYYY-MM-DD]\n";
 
 std::string policy_text(const tlsrpt::PolicyKey& p) {
     std::string out = tlsrpt::to_string(p.type);
@@ -32,6 +34,7 @@ std::string policy_text(const tlsrpt::PolicyKey& p) {
 }
 
 struct Args {
+    bool send = false;  // send-now, else show
     std::string day;
     bool json = false;
     std::string error;
@@ -39,12 +42,13 @@ struct Args {
 
 Args parse(const std::vector<std::string>& args) {
     Args a;
-    if (args.empty() || args[0] != "show") {
-        a.error = "expected show";
+    if (args.empty() || (args[0] != "show" && args[0] != "send-now")) {
+        a.error = "expected show or send-now";
         return a;
     }
+    a.send = args[0] == "send-now";
     for (std::size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == "--json") {
+        if (args[i] == "--json" && !a.send) {
             a.json = true;
         } else if (args[i] == "--day" && i + 1 < args.size()) {
             a.day = args[++i];
@@ -56,10 +60,11 @@ Args parse(const std::vector<std::string>& args) {
     return a;
 }
 
-std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+// send-now: the daemon sends (it holds the queue the report mail goes through).
+int send_now(const conf::Config& cfg, const Args& a) {
+    std::vector<std::string> words{"tlsrpt", "send-now"};
+    if (!a.day.empty()) words.insert(words.end(), {"--day", a.day});
+    return ask_daemon(cfg.spool.dir, words, std::cout, std::cerr, "dane-relay tlsrpt");
 }
 
 }  // namespace
@@ -110,7 +115,8 @@ int run_tlsrpt(std::vector<std::string> args) {
         return 2;
     }
     const auto& cfg = loaded.config;
-    const auto day = a.day.empty() ? tlsrpt::utc_day(now_s()) : a.day;
+    if (a.send) return send_now(cfg, a);
+    const auto day = a.day.empty() ? tlsrpt::utc_day(unix_seconds()) : a.day;
     const auto dir = cfg.spool.dir + "/tlsrpt";
     auto got = tlsrpt::Store(dir).load(day);
     if (!got.error.empty()) {

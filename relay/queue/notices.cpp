@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "relay/queue/bounce.hpp"
+#include "relay/spool/unix_time.hpp"
 
 namespace dr::relay {
 
@@ -22,12 +23,6 @@ QueuedEnvelope notice_envelope(const Notice& notice, const std::string& hostname
     return env;
 }
 
-std::int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 NoticeInput bounce_input(const std::string& hostname, const MessageInfo& info,
                          const std::string& body) {
     NoticeInput in;
@@ -35,7 +30,7 @@ NoticeInput bounce_input(const std::string& hostname, const MessageInfo& info,
     in.queue_id = info.id;
     in.envelope = info.envelope;
     in.content = body;
-    in.now_us = now_us();
+    in.now_us = unix_micros();
     for (std::size_t i = 0; i < info.rcpts.size(); ++i)
         if (info.rcpts[i].status == RcptStatus::bounced) {
             // Remote-MTA and the remote reply (RFC 3464 §2.3.5, §2.3.6), as Postfix reports.
@@ -79,7 +74,7 @@ NoticeInput delay_input(const std::string& hostname, const MessageInfo& info, st
     in.queue_id = info.id;
     in.envelope = info.envelope;
     in.content = head;
-    in.now_us = now_us();
+    in.now_us = unix_micros();
     in.retry_until_us = retry_until_us;
     for (std::size_t i = 0; i < info.rcpts.size(); ++i) {
         const auto& st = info.rcpts[i];

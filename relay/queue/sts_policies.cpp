@@ -9,18 +9,13 @@
 
 #include "dane/sts_cache.hpp"
 #include "relay/spool/off_loop.hpp"
+#include "relay/spool/unix_time.hpp"
 
 namespace dr::relay {
 
 namespace {
 
 namespace asio = boost::asio;
-
-std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // A policy of mode none withdraws MTA-STS (RFC 8461 §8.3): no policy applies.
 std::optional<dane::StsPolicy> applying(const dane::StsPolicy& p) {
@@ -72,7 +67,7 @@ asio::awaitable<StsFound> StsPolicies::look(const std::string& domain) {
     auto pending = resolver_.txt("_mta-sts." + domain);
     const auto txt = dane::sts_txt_from(co_await pending.get());
     auto cache = co_await cached(domain);
-    const auto now = now_s();
+    const auto now = unix_seconds();
     const auto step = dane::sts_first_step(txt, cache, now);
     StsFound found;
     if (step.what == dane::StsStep::Do::no_policy) {

@@ -32,6 +32,7 @@
 #include "relay/serve/inbound_sink.hpp"
 #include "relay/serve/listener.hpp"
 #include "relay/serve/notify.hpp"
+#include "relay/spool/unix_time.hpp"
 #include "relay/tlsrpt/classify.hpp"
 #include "relay/tlsrpt/counts.hpp"
 #include "relay/tlsrpt/reports.hpp"
@@ -313,10 +314,7 @@ class Daemon {
                 if (std::all_of(batch.begin(), batch.end(),
                                 [&](const auto& m) { return m.envelope.sender == from; }))
                     return;
-                tlsrpt_->add(tlsrpt::classify(d, sts, r),
-                             std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count());
+                tlsrpt_->add(tlsrpt::classify(d, sts, r), unix_seconds());
             });
         reports_ = std::make_unique<tlsrpt::Reports>(
             io_.get_executor(), sts_pool_, *async_, *resolver_, log_, std::move(rc),
@@ -337,9 +335,13 @@ class Daemon {
 
     // `dane-relay queue` on the running daemon; a missing socket is not fatal.
     std::string open_control() {
-        control_.emplace(io_.get_executor(), *async_,
-                         ControlHooks{[this] { scheduler_->flush(); },
-                                      [this](const std::string& id) { scheduler_->enqueue(id); }});
+        ControlHooks hooks{[this] { scheduler_->flush(); },
+                           [this](const std::string& id) { scheduler_->enqueue(id); }, nullptr};
+        if (reports_)
+            hooks.tlsrpt = [this](std::vector<std::string> args) {  // from tlsrpt_command.cpp
+                return reports_->send_now(args.size() == 4 ? args[3] : "");
+            };
+        control_.emplace(io_.get_executor(), *async_, std::move(hooks));
         if (auto err = control_->open(cfg_.spool.dir); !err.empty())
             log_.warning(Role::master, err);
         return {};

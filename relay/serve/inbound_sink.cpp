@@ -6,6 +6,7 @@
 
 #include "relay/metrics/metrics.hpp"
 #include "relay/queue/bounce.hpp"
+#include "relay/spool/unix_time.hpp"
 #include "smtp/peer_name.hpp"
 
 namespace dr::relay {
@@ -146,11 +147,7 @@ smtp::awaitable<std::unique_ptr<smtp::MessageWriter>> SpoolSink::open(
                            " (" + client_name(client.peer) + ")\r\n\tby " + hostname_ +
                            " (dane-relay) with " + client.protocol() + " id " + w->id();
     if (env.recipients.size() == 1) received += "\r\n\tfor <" + env.recipients[0].address + ">";
-    received += "; " +
-                rfc5322_date(std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count()) +
-                "\r\n";
+    received += "; " + rfc5322_date(unix_micros()) + "\r\n";
     co_return std::make_unique<SpoolMessageWriter>(*this, std::move(w), queued(env, client),
                                                    std::move(received));
 }

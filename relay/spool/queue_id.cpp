@@ -1,5 +1,6 @@
 // Queue ID generation: time in µs + randomness, base-36 encoded (see queue_id.hpp).
 #include "relay/spool/queue_id.hpp"
+#include "relay/spool/unix_time.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -24,17 +25,12 @@ int base36_value(char c) {
     return -1;
 }
 
-std::uint64_t now_micros() {
-    using namespace std::chrono;
-    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 QueueIdGenerator::QueueIdGenerator() : rng_(std::random_device{}()) {}
 
 std::string QueueIdGenerator::next() {
-    return next_at(now_micros());
+    return next_at(static_cast<std::uint64_t>(unix_micros()));
 }
 
 std::string QueueIdGenerator::next_at(std::uint64_t micros) {

@@ -19,6 +19,7 @@
 
 #include "relay/spool/dir_sync.hpp"
 #include "relay/spool/format.hpp"
+#include "relay/spool/unix_time.hpp"
 
 namespace dr::relay {
 
@@ -91,11 +92,6 @@ constexpr std::size_t kReadChunk = 1024 * 1024;
 
 std::error_code errno_ec() {
     return {errno, std::generic_category()};
-}
-
-std::int64_t now_us() {
-    using namespace std::chrono;
-    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 std::error_code write_all(SpoolIo& io, int fd, std::string_view data) {
@@ -545,7 +541,7 @@ CommitResult Spool::commit(QueuedEnvelope env, std::string_view body, Reserve re
 CommitResult Spool::commit(std::unique_ptr<SpoolWriter> writer, QueuedEnvelope env) {
     if (!writer) return {make_error_code(SpoolErrc::closed), {}};
     auto& w = *writer;
-    if (env.arrival_us == 0) env.arrival_us = now_us();
+    if (env.arrival_us == 0) env.arrival_us = unix_micros();
     std::string envelope = encode_record(RecordType::envelope, encode_envelope(env));
     std::error_code ec = w.finish(envelope);
     if (!ec) ec = rename_noreplace(io_, incoming_fd_, w.id_, queue_fd_, w.id_);

@@ -6,18 +6,11 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "relay/spool/off_loop.hpp"
+#include "relay/spool/unix_time.hpp"
 
 namespace dr::relay::tlsrpt {
 
 namespace asio = boost::asio;
-
-namespace {
-std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-}  // namespace
 
 Counts::Counts(asio::any_io_executor ex, asio::thread_pool& pool, std::string dir, Logger& log,
                std::chrono::seconds flush_every)
@@ -29,7 +22,7 @@ Counts::Counts(asio::any_io_executor ex, asio::thread_pool& pool, std::string di
       timer_(ex) {}
 
 void Counts::start() {
-    const auto day = utc_day(now_s());
+    const auto day = utc_day(unix_seconds());
     auto loaded = store_.load(day);
     if (!loaded.error.empty()) log_.warning(Role::master, "TLSRPT counts: " + loaded.error);
     if (loaded.tally) days_[day].merge(*loaded.tally);
@@ -56,7 +49,7 @@ asio::awaitable<void> Counts::flush() {
         }
     }
     // Only today's counts change; older days stay on disk for the reports.
-    const auto today = utc_day(now_s());
+    const auto today = utc_day(unix_seconds());
     std::erase_if(days_, [&](const auto& d) { return d.first < today && !dirty_.count(d.first); });
 }
 

@@ -78,7 +78,7 @@ json::object failure_json(const FailureKey& f, std::uint64_t n) {
     json::object o{{"result-type", f.result_type}, {"failed-session-count", n}};
     if (!f.receiving_mx.empty()) o["receiving-mx-hostname"] = f.receiving_mx;
     if (!f.receiving_ip.empty()) o["receiving-ip"] = f.receiving_ip;
-    if (!f.reason.empty()) o["additional-information"] = f.reason;
+    if (!f.reason.empty()) o["failure-reason-code"] = f.reason;
     return o;
 }
 

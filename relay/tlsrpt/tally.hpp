@@ -33,7 +33,7 @@ struct FailureKey {
     std::string result_type;   // "certificate-not-trusted", "validation-failure", …
     std::string receiving_mx;  // "receiving-mx-hostname", "" when unknown
     std::string receiving_ip;  // "receiving-ip"
-    std::string reason;        // "additional-information": our reason text
+    std::string reason;        // "failure-reason-code": the TLS error message
     auto operator<=>(const FailureKey&) const = default;
 };
 

@@ -52,9 +52,12 @@ std::string optional_text(const json::object& o, const char* key) {
 }
 
 FailureKey failure_of(const json::object& f) {
+    // Files of 2026-12-03 had the reason under "additional-information" (a URI in the RFC).
+    auto reason = optional_text(f, "failure-reason-code");
+    if (reason.empty()) reason = optional_text(f, "additional-information");
     return FailureKey{text(member(f, "result-type"), "result-type"),
                       optional_text(f, "receiving-mx-hostname"), optional_text(f, "receiving-ip"),
-                      optional_text(f, "additional-information")};
+                      std::move(reason)};
 }
 
 void read_entry(const json::value& v, Tally& t) {

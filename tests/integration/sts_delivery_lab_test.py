@@ -18,6 +18,7 @@ Expected outcomes, from RFC 8461 unless said otherwise:
   syntax, size, redirect, media type;
 - a new id fetches the new policy, which then applies (§3.3).
 Runs inside the lab (tests/lab/lab run -- ...)."""
+import gzip
 import http.server
 import json
 import os
@@ -33,6 +34,10 @@ import unittest
 
 import relaylab
 from relaylab import BINARY, Relay, sink_records
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "relay"))
+import tlsrpt_mail_check  # noqa: E402
+import tlsrpt_schema_check  # noqa: E402
 
 LAB = relaylab.lab()
 STS = LAB["sts"]
@@ -76,6 +81,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (ConnectionError, ssl.SSLError):
             pass  # the client stopped reading (the oversize policy): what it should do
 
+    def do_POST(self):
+        """A TLSRPT report (RFC 8460 §5.3.1): kept, answered with srv.post_status."""
+        srv = self.server
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        srv.posts.append({"host": self.headers.get("Host"), "path": self.path,
+                          "type": self.headers.get("Content-Type"), "body": body})
+        self.send_response(srv.post_status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def log_message(self, *a):
         pass
 
@@ -83,7 +98,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def serve_policies():
     srv = http.server.ThreadingHTTPServer((STS["address"], PORT), Handler)
     srv.daemon_threads = True
-    srv.requests, srv.answers = [], {}
+    srv.requests, srv.answers, srv.posts, srv.post_status = [], {}, [], 200
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(STS["cert"], STS["key"])
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
@@ -385,7 +400,8 @@ class TlsrptCounting(unittest.TestCase):
                 for r in json.loads(p.stdout)["reports"]}
 
     def check_shape(self, report):
-        """The RFC 8460 §4.4 fields, with their JSON types."""
+        """The RFC 8460 §4.4 fields, with their JSON types, and the schema."""
+        self.assertEqual(tlsrpt_schema_check.problems(report), [])
         self.assertEqual(set(report), {"organization-name", "date-range", "contact-info",
                                        "report-id", "policies"})
         self.assertRegex(report["date-range"]["start-datetime"], r"^\d{4}-\d\d-\d\dT00:00:00Z$")
@@ -471,9 +487,7 @@ class TlsrptCounting(unittest.TestCase):
         got = [m for m in relaylab.received(LAB, "tlsrpt@ee-good.test")
                if m["mail_from"] == f"noreply-smtp-tls-reporting@relay.test"]
         self.assertTrue(got and got[-1]["tls"], line)
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                        "relay"))
-        import tlsrpt_mail_check
+        self.check_shape(want)
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
             json.dump(want, f)
             f.flush()
@@ -490,6 +504,66 @@ class TlsrptCounting(unittest.TestCase):
         time.sleep(1)
         r3.stop()
         self.assertFalse([l for l in r3.lines() if "TLSRPT report for" in l])
+
+    def tlsrpt(self, relay, *args):
+        return subprocess.run([BINARY, "tlsrpt", *args, "-c", relay.conf], capture_output=True,
+                              text=True, timeout=120)
+
+    def test_an_https_rua_gets_the_report_by_post_retried_and_sent_again_by_send_now(self):
+        """`_smtp._tls.sts-enforce.test` names an https: rua (labgen TLSRPT_HTTPS_URL), served
+        here: the report is POSTed gzip'd as application/tlsrpt+gzip (RFC 8460 §5.3.1); a
+        503 is tried again (`tlsrpt send-now` at once, not waiting for the hourly check);
+        `send-now --day` sends a day again; today is not a finished day."""
+        extra = f'[tls]\nca_file = "{STS["ca"]}"\n[tlsrpt]\nenabled = true\n'
+        r = Relay(extra=extra, backoff="1h")
+        send("v1@sts-enforce.test")
+        StsDelivery.verdict(self, r, "v1@sts-enforce.test")
+        r.stop()
+        self.assertEqual(self.tlsrpt(r, "send-now").returncode, 75)  # no daemon to ask
+        tdir = os.path.join(r.options["spool"], "tlsrpt")
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+        os.rename(os.path.join(tdir, today + ".json"), os.path.join(tdir, day + ".json"))
+        p = self.tlsrpt(r, "show", "--day", day, "--json")
+        (want,) = [x for x in json.loads(p.stdout)["reports"]
+                   if x["policies"][0]["policy"]["policy-domain"] == "sts-enforce.test"]
+        self.check_shape(want)
+        self.srv.posts.clear()
+        self.srv.post_status = 503
+        r2 = Relay(extra=extra, backoff="1h", spool=r.options["spool"])
+        try:
+            url = STS["tlsrpt_url"]
+            r2.wait_for(r"warning: TLSRPT report for sts-enforce\.test \(" + day +
+                        r"\) not posted to " + re.escape(url) + r": HTTP 503")
+            self.assertEqual(len(self.srv.posts), 1)
+            self.srv.post_status = 200
+            p = self.tlsrpt(r2, "send-now")
+            for _ in range(50):  # 75: the start's round had not quite finished
+                if p.returncode != 75:
+                    break
+                time.sleep(0.2)
+                p = self.tlsrpt(r2, "send-now")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout, f"TLSRPT report for sts-enforce.test ({day}) posted to "
+                                       f"{url}: HTTP 200\n")
+            self.assertEqual(len(self.srv.posts), 2)
+            post = self.srv.posts[-1]
+            self.assertEqual((post["host"], post["path"], post["type"]),
+                             ("reports.sts-enforce.test", "/v1/tlsrpt", "application/tlsrpt+gzip"))
+            self.assertEqual(json.loads(gzip.decompress(post["body"])), want)
+            with open(os.path.join(tdir, day + ".sent")) as f:
+                self.assertEqual(f.read().splitlines(), [f"sts-enforce.test {url}", "sent"])
+            p = self.tlsrpt(r2, "send-now")  # nothing is due any more
+            self.assertEqual((p.returncode, p.stdout), (0, "no reports to send\n"))
+            p = self.tlsrpt(r2, "send-now", "--day", day)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(len(self.srv.posts), 3)
+            self.assertEqual(json.loads(gzip.decompress(self.srv.posts[-1]["body"])), want)
+            p = self.tlsrpt(r2, "send-now", "--day", today)
+            self.assertEqual(p.returncode, 2, p.stdout)
+            self.assertIn("is not a finished UTC day", p.stdout)
+        finally:
+            r2.stop()
 
 
 if __name__ == "__main__":

@@ -710,6 +710,8 @@ STS_DOMAINS = {
     "sts-testing.test": "self",
 }
 STS_ID = "lab1"
+TLSRPT_HTTPS_HOST = "reports.sts-enforce.test"
+TLSRPT_HTTPS_URL = f"https://{TLSRPT_HTTPS_HOST}/v1/tlsrpt"
 
 
 def sts_scenarios(L):
@@ -717,7 +719,7 @@ def sts_scenarios(L):
     changes; lab.json names them under "sts"."""
     C = L.certs
     out = {"address": STS_POLICY_ADDRESS, "id": STS_ID, "ca": C.ca.cert, "domains": {}}
-    names = [f"mta-sts.{d}" for d in [*STS_DOMAINS, "ee-good.test"]]
+    names = [f"mta-sts.{d}" for d in [*STS_DOMAINS, "ee-good.test"]] + [TLSRPT_HTTPS_HOST]
     policy_cert = C.ca_leaf("mta-sts", names[0], "MTA-STS policy host", more=names[1:])
     for domain, kind in STS_DOMAINS.items():
         z = L.zone(domain, False)
@@ -728,6 +730,11 @@ def sts_scenarios(L):
         z.add("_mta-sts." + domain, "TXT", f'"v=STSv1; id={STS_ID};"')
         z.add("mta-sts." + domain, "A", STS_POLICY_ADDRESS)
         out["domains"][domain] = {"mx": mx, "sink": h.sink.name, "cert": kind}
+    # TLSRPT by HTTPS POST (RFC 8460 §5.3.1), to the policy host's server.
+    z = L.zone_of("sts-enforce.test")
+    z.add("_smtp._tls.sts-enforce.test", "TXT", f'"v=TLSRPTv1; rua={TLSRPT_HTTPS_URL}"')
+    z.add(TLSRPT_HTTPS_HOST, "A", STS_POLICY_ADDRESS)
+    out["tlsrpt_url"] = TLSRPT_HTTPS_URL
     out["cert"], out["key"] = policy_cert.chain, policy_cert.key
     L.sts = out
 

@@ -84,6 +84,34 @@ TEST(Tlsrpt, TheReportHasTheRfcShape) {
     EXPECT_EQ(utc_day(1796256000), "2026-12-03");
 }
 
+// The report of a day with every policy type and a failure with all its fields, against the
+// RFC 8460 §4.4 schema (tlsrpt_schema.json) by python3-jsonschema; a misspelt field fails.
+TEST(Tlsrpt, TheReportPassesTheRfcSchema) {
+    auto t = sample();
+    t.add({"a.test", PolicyKey{PolicyType::tlsa, {"3 1 1 0102"}, {}},
+           FailureKey{"validation-failure", "mx.a.test", "2001:db8::1", "no TLSA record matched"}});
+    auto r = report_json(t, "a.test", "2026-12-03", {"Org", "mailto:x@y.test", "id-1"});
+    ASSERT_TRUE(r);
+    const auto dir = std::filesystem::temp_directory_path() / "tlsrpt-schema-test";
+    std::filesystem::create_directories(dir);
+    const auto file = (dir / "report.json").string();
+    auto check = [&](const json::value& v) {
+        std::ofstream(file, std::ios::binary) << json::serialize(v);
+        return std::system(
+            ("/usr/bin/python3 " TLSRPT_SCHEMA_CHECK_PY " " + file + " 2>/dev/null").c_str());
+    };
+    EXPECT_EQ(check(*r), 0);
+    for (const auto* key : {"b.test", "a.test"})  // no-policy-found, and tlsa + sts
+        EXPECT_EQ(check(*report_json(t, key, "2026-12-03", {"O", "c", "i"})), 0) << key;
+    auto bad = *r;
+    bad.as_object()["policies"].as_array().at(0).as_object()["summary"].as_object()["total"] = 1;
+    EXPECT_NE(check(bad), 0);
+    bad = *r;
+    bad.as_object()["date-range"].as_object()["start-datetime"] = "2026-12-03";
+    EXPECT_NE(check(bad), 0);
+    std::filesystem::remove_all(dir);
+}
+
 dane::HostResult host(std::string name, dane::TlsRequirement tls, bool sts = false) {
     dane::HostResult h;
     h.mx = dane::MxHost{name, 10};
