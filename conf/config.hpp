@@ -158,6 +158,16 @@ struct StsConfig {
     bool operator==(const StsConfig&) const = default;
 };
 
+// REQUIRETLS (RFC 8689): offered after STARTTLS (`offer`), and whether a message's
+// "TLS-Required: No" header is honoured at delivery (`tls_required_no`: "honour", the
+// RFC's default, or "ignore" where compliance forbids unverified delivery; then DANE and
+// MTA-STS apply to it as to any message). dane/requiretls_plan.hpp.
+struct RequireTlsConfig {
+    bool offer = true;
+    bool honour_tls_required_no = true;
+    bool operator==(const RequireTlsConfig&) const = default;
+};
+
 // SMTP TLS Reporting (RFC 8460): the sessions counted per policy domain and day, kept in
 // <spool>/tlsrpt (relay/tlsrpt). Off by default, as Postfix's smtp_tlsrpt_enable. The
 // report's organization-name and contact-info, and the From of report mail; "" takes
@@ -185,6 +195,7 @@ struct Config {
     TlsServerConfig tls;
     PolicyConfig policy;
     StsConfig sts;
+    RequireTlsConfig requiretls;
     TlsrptConfig tlsrpt;
     LogConfig log;
     MetricsConfig metrics;

@@ -475,6 +475,15 @@ void read_sts(Section& s, StsConfig& out) {
     read_bool(s, "enabled", out.enabled);
 }
 
+void read_requiretls(Section& s, RequireTlsConfig& out) {
+    read_bool(s, "offer", out.offer);
+    read_string(s, "tls_required_no", out.honour_tls_required_no, [](std::string_view v) {
+        if (v == "honour") return true;
+        if (v == "ignore") return false;
+        throw ValueError("want \"honour\" or \"ignore\", not \"" + std::string(v) + "\"");
+    });
+}
+
 void read_tlsrpt(Section& s, TlsrptConfig& out) {
     read_bool(s, "enabled", out.enabled);
     auto text = [](std::string_view v) { return std::string(v); };
@@ -528,6 +537,7 @@ Config read_document(const toml::table& doc, Reporter& reporter) {
     read_section(root, "tls", cfg.tls, read_tls);
     read_section(root, "policy", cfg.policy, read_policy);
     read_section(root, "sts", cfg.sts, read_sts);
+    read_section(root, "requiretls", cfg.requiretls, read_requiretls);
     read_section(root, "tlsrpt", cfg.tlsrpt, read_tlsrpt);
     read_section(root, "log", cfg.log, read_log);
     read_section(root, "metrics", cfg.metrics,

@@ -238,6 +238,11 @@ std::optional<DeliveryStatus> ClientSession::precheck(const Envelope& env,
     if (env.smtputf8 && !caps_.smtputf8)
         return DeliveryStatus::perm("5.6.7",
                                     "SMTPUTF8 is required, but was not offered by host " + peer());
+    // RFC 8689 §4.2.1: a REQUIRETLS message only to a server that offers it (after TLS, as
+    // hello() re-learns the capabilities then).
+    if (env.requiretls && !(caps_.requiretls && stream_.tls()))
+        return DeliveryStatus::perm(
+            "5.7.30", "REQUIRETLS support required, but not offered by host " + peer());
     // RFC 1870 §5: no point in sending what the server announced it will refuse.
     if (caps_.size && caps_.size_limit > 0 && size > caps_.size_limit)
         return DeliveryStatus::perm(
@@ -252,6 +257,7 @@ std::string ClientSession::mail_command(const Envelope& env, std::uint64_t size)
     if (caps_.eightbitmime && env.body == BodyType::eight_bit_mime) cmd += " BODY=8BITMIME";
     if (caps_.eightbitmime && env.body == BodyType::seven_bit) cmd += " BODY=7BIT";
     if (env.smtputf8) cmd += " SMTPUTF8";
+    if (env.requiretls) cmd += " REQUIRETLS";
     if (caps_.dsn && !env.ret.empty()) cmd += " RET=" + env.ret;
     if (caps_.dsn && !env.envid.empty()) cmd += " ENVID=" + xtext_encode(env.envid);
     return cmd;

@@ -118,6 +118,9 @@ std::optional<CommandError> apply_mail_param(MailParams& m, const std::string& k
     } else if (key == "SMTPUTF8") {
         if (has_value) return bad();
         m.smtputf8 = true;
+    } else if (key == "REQUIRETLS") {
+        if (has_value) return bad();
+        m.requiretls = true;
     } else if (key == "RET") {
         std::string v = upper(value);
         if (v != "FULL" && v != "HDRS") return bad();

@@ -37,6 +37,7 @@ struct MailParams {
     std::string ret;                  // RFC 3461: "FULL" or "HDRS"
     std::string envid;                // RFC 3461, xtext-decoded
     std::optional<std::string> auth;  // RFC 4954 §5: AUTH=<mailbox>|<>, xtext-decoded
+    bool requiretls = false;          // RFC 8689 §3
 };
 
 struct RcptParams {

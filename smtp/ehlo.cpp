@@ -78,6 +78,8 @@ void apply_keyword(Capabilities& caps, std::string_view line) {
         caps.eightbitmime = true;
     else if (key == "SMTPUTF8")
         caps.smtputf8 = true;
+    else if (key == "REQUIRETLS")
+        caps.requiretls = true;
     else if (key == "DSN")
         caps.dsn = true;
     else if (key == "ENHANCEDSTATUSCODES")

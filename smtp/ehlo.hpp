@@ -18,6 +18,7 @@ struct Capabilities {
     bool starttls = false;               // RFC 3207
     bool eightbitmime = false;           // RFC 6152
     bool smtputf8 = false;               // RFC 6531
+    bool requiretls = false;             // RFC 8689
     bool dsn = false;                    // RFC 3461
     bool enhanced_status_codes = false;  // RFC 2034
     bool chunking = false;               // RFC 3030

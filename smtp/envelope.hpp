@@ -1,4 +1,5 @@
-// The SMTP envelope as both sessions see it (RFC 5321 §2.3.1, RFC 3461 DSN, RFC 6152, RFC 6531).
+// The SMTP envelope as both sessions see it (RFC 5321 §2.3.1, RFC 3461 DSN, RFC 6152, RFC 6531,
+// RFC 8689).
 // Entry points: Envelope, Recipient, BodyType. Plain data; no failures.
 #pragma once
 
@@ -26,6 +27,8 @@ struct Envelope {
     std::string ret;                    // RFC 3461 RET: "FULL" or "HDRS"; empty: none
     std::string envid;                  // RFC 3461 ENVID, decoded; empty: none
     std::optional<std::uint64_t> size;  // RFC 1870 SIZE as declared by the client
+    bool requiretls = false;            // RFC 8689 MAIL FROM REQUIRETLS
+    bool tls_optional = false;          // RFC 8689 §4.1 "TLS-Required: No" (without REQUIRETLS)
     bool operator==(const Envelope&) const = default;
 };
 

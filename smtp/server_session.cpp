@@ -205,6 +205,7 @@ awaitable<bool> ServerSession::on_ehlo(const Command& cmd) {
                                     "ENHANCEDSTATUSCODES",
                                     "DSN"};
     if (opt_.tls && !stream_.tls()) ext.push_back("STARTTLS");
+    if (opt_.requiretls && stream_.tls()) ext.push_back("REQUIRETLS");  // RFC 8689 §3
     // SPEC §3: AUTH only after STARTTLS, so passwords never travel in clear text.
     if (opt_.authenticate && stream_.tls() && client_.auth_user.empty())
         ext.push_back("AUTH PLAIN LOGIN");
@@ -340,6 +341,10 @@ void ServerSession::on_mail(const Command& cmd) {
     // RFC 1870 §6.1: refuse at MAIL what would be too big anyway.
     if (cmd.mail.size && *cmd.mail.size > opt_.max_message_size)
         return reply("552 5.3.4 Message size exceeds fixed limit");
+    if (cmd.mail.requiretls && !opt_.requiretls)
+        return refuse_with("555 5.5.4 Unsupported option: REQUIRETLS");
+    if (cmd.mail.requiretls && !stream_.tls())  // RFC 8689 §3: offered over TLS only
+        return refuse_with("530 5.7.10 REQUIRETLS needs a TLS session: issue STARTTLS first");
     tx_ = Transaction{};
     tx_.active = true;
     Envelope& e = tx_.envelope;
@@ -349,6 +354,8 @@ void ServerSession::on_mail(const Command& cmd) {
     e.ret = cmd.mail.ret;
     e.envid = cmd.mail.envid;
     e.size = cmd.mail.size;
+    // RFC 8689 §4.2.1: the requirements are for messages with a return path, not bounces.
+    e.requiretls = cmd.mail.requiretls && !e.sender.empty();
     reply("250 2.1.0 Ok");
 }
 

@@ -76,6 +76,9 @@ struct ServerOptions {
     std::string hostname = "localhost";
     std::string banner = "ESMTP dane-relay";
     boost::asio::ssl::context* tls = nullptr;  // STARTTLS is offered when set
+    // REQUIRETLS (RFC 8689) is offered after STARTTLS when set; over plaintext the MAIL
+    // parameter gets "530 5.7.10".
+    bool requiretls = true;
     // AUTH PLAIN/LOGIN is offered after STARTTLS when set together with `tls` (SPEC §3);
     // before STARTTLS, AUTH gets "530 5.7.0 Must issue a STARTTLS command first".
     Authenticate authenticate;

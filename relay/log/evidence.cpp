@@ -72,6 +72,7 @@ json::value host_json(const dane::HostResult& h) {
                         {"tlsa", std::move(tlsa)},
                         {"plan", json::object{{"tls", dane::to_string(h.plan.tls)},
                                               {"half_dane", h.plan.half_dane},
+                                              {"sts", h.plan.sts},
                                               {"sni", h.plan.tlsa_base},
                                               {"match_names", std::move(names)},
                                               {"notes", std::move(notes)},

@@ -14,6 +14,22 @@ std::string recipient_domain(std::string_view address) {
     return dane::normalize_name(std::string(address.substr(at + 1)));
 }
 
+// A domain name never holds a space.
+std::string queue_key(std::string_view domain, TlsAsk ask) {
+    std::string key(domain);
+    if (ask == TlsAsk::requiretls) key += " requiretls";
+    if (ask == TlsAsk::optional) key += " tls-required-no";
+    return key;
+}
+
+std::pair<std::string, TlsAsk> split_queue_key(std::string_view key) {
+    auto space = key.find(' ');
+    if (space == std::string_view::npos) return {std::string(key), TlsAsk::policy};
+    const auto what = key.substr(space + 1);
+    return {std::string(key.substr(0, space)),
+            what == "requiretls" ? TlsAsk::requiretls : TlsAsk::optional};
+}
+
 std::vector<BatchedMessage> take_batch(std::vector<DueRecipient>& due, std::size_t max_messages) {
     std::vector<BatchedMessage> out;
     std::map<std::string, std::size_t, std::less<>> index;  // id -> position in out

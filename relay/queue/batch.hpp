@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace dr::relay {
@@ -32,6 +33,15 @@ struct BatchedMessage {
 // The destination key of an address: its domain, lower-cased, without a trailing dot; "" when
 // there is no '@'.
 std::string recipient_domain(std::string_view address);
+
+// What a message asks of TLS (RFC 8689): the destination's policy, REQUIRETLS, or
+// "TLS-Required: No" (honoured). Each is its own queue, so batches never mix them.
+enum class TlsAsk { policy, requiretls, optional };
+
+// The scheduler's queue of a destination domain for messages asking `ask`: the domain
+// itself for `policy`; and back.
+std::string queue_key(std::string_view domain, TlsAsk ask);
+std::pair<std::string, TlsAsk> split_queue_key(std::string_view key);
 
 // Takes from the front of `due` up to `max_messages` distinct messages with every due recipient
 // of theirs (also those further back in `due`), in order of first appearance; what is left stays

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "dane/destination.hpp"
+#include "dane/requiretls_plan.hpp"
 #include "dane/sts_plan.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/queue/delivery.hpp"
@@ -173,7 +174,7 @@ bool Scheduler::take_in(const std::string& id, bool woken, std::int64_t due_unti
         const auto& st = info->rcpts[i];
         if (st.status == RcptStatus::pending ||
             (st.status == RcptStatus::deferred && st.next_attempt_us <= until))
-            add_due(id, i, recipient_domain(info->envelope.recipients[i].address));
+            add_due(id, i, queue_of(info->envelope, i));
         else if (st.status == RcptStatus::deferred && !queued_.count({id, i}))
             next = std::min(next.value_or(st.next_attempt_us), st.next_attempt_us);
     }
@@ -390,8 +391,19 @@ bool Scheduler::removable_with(const std::string& id,
     return info->done() && !owes_notice(*info);
 }
 
-asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
+// RFC 8689: REQUIRETLS and honoured "TLS-Required: No" messages have queues of their own.
+std::string Scheduler::queue_of(const QueuedEnvelope& env, std::size_t rcpt) const {
+    auto ask = env.requiretls                                    ? TlsAsk::requiretls
+               : env.tls_optional && cfg_.honour_tls_required_no ? TlsAsk::optional
+                                                                 : TlsAsk::policy;
+    return queue_key(recipient_domain(env.recipients[rcpt].address), ask);
+}
+
+asio::awaitable<void> Scheduler::deliver_batch(const std::string& queue,
                                                std::vector<BatchedMessage> groups) {
+    const auto split = split_queue_key(queue);
+    const std::string& domain = split.first;
+    const TlsAsk ask = split.second;
     std::vector<OutboundMessage> batch;
     std::vector<MessageInfo> infos;
     std::vector<std::vector<std::size_t>> indexes;
@@ -457,6 +469,8 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     const auto t0 = Clock::now();
     auto dest = co_await dane::resolve_destination(resolver_, domain, cfg_.policy, rng_);
     const auto sts = co_await apply_sts(dest);
+    if (ask == TlsAsk::requiretls) dane::apply_requiretls(dest);
+    if (ask == TlsAsk::optional) dane::apply_tls_optional(dest);
     const auto dns_time = Clock::now() - t0;
     ConnectOptions options = cfg_.connect;
     options.helo_name = cfg_.hostname;
@@ -490,8 +504,11 @@ asio::awaitable<void> Scheduler::deliver_batch(const std::string& domain,
     };
     auto report = co_await deliver(dest, batch, tls_, options, apply, &connections_);
     for (const auto& line : report.log) log_.info(Role::smtp, line);
-    if (evidence_) evidence_->write(evidence(dest, report, infos, indexes));
-    if (observe_attempt_) observe_attempt_(dest, sts ? &*sts : nullptr, report, batch);
+    if (evidence_)
+        evidence_->write(evidence(dest, report, infos, indexes, sts ? &*sts : nullptr, ask));
+    // TLSRPT: a message that asked for no policy says nothing about the domain's.
+    if (observe_attempt_ && ask != TlsAsk::optional)
+        observe_attempt_(dest, sts ? &*sts : nullptr, report, batch);
     if (applied < report.recipients.size()) co_await apply(report.recipients, applied);
 
     for (std::size_t m = 0; m < batch.size(); ++m) {
@@ -684,12 +701,34 @@ asio::awaitable<void> Scheduler::retry_later(std::string id) {
     if (auto info = current(id); info && info->done()) co_await finish(id);
 }
 
+// The MTA-STS policy of an attempt for its evidence line: what applied, or why none did.
+static boost::json::value sts_json(const StsFound* sts) {
+    namespace json = boost::json;
+    if (!sts) return nullptr;  // not looked up
+    json::object o{{"failure", sts->failure}, {"why", sts->why}};
+    if (sts->policy) {
+        json::array mx;
+        for (const auto& m : sts->policy->mx) mx.push_back(json::value(m));
+        o["policy"] = json::object{{"mode", dane::to_string(sts->policy->mode)},
+                                   {"max_age", sts->policy->max_age},
+                                   {"mx", std::move(mx)}};
+    } else {
+        o["policy"] = nullptr;
+    }
+    return o;
+}
+
 boost::json::value Scheduler::evidence(const dane::Destination& dest, const AttemptReport& report,
                                        const std::vector<MessageInfo>& infos,
-                                       const std::vector<std::vector<std::size_t>>& indexes) const {
+                                       const std::vector<std::vector<std::size_t>>& indexes,
+                                       const StsFound* sts, TlsAsk ask) const {
     namespace json = boost::json;
     json::object out = destination_json(dest);
     out["time"] = to_us(Clock::now());
+    out["sts"] = sts_json(sts);
+    out["requested"] = ask == TlsAsk::requiretls ? "requiretls"
+                       : ask == TlsAsk::optional ? "tls-required-no"
+                                                 : "policy";
     json::array conns, rcpts;
     for (const auto& c : report.connections)
         conns.push_back(json::object{

@@ -58,9 +58,10 @@ struct SchedulerConfig {
     std::string hostname = "localhost";
     std::size_t concurrency = 100;
     std::size_t destination_concurrency = 20;
-    std::size_t batch = 50;          // messages per connection before it is closed
-    bool tls_feature_status = true;  // "tls=" in delivery lines ([log] tls_feature_status)
-    bool sts = true;                 // [sts] enabled: MTA-STS policies apply (set_sts)
+    std::size_t batch = 50;              // messages per connection before it is closed
+    bool tls_feature_status = true;      // "tls=" in delivery lines ([log] tls_feature_status)
+    bool sts = true;                     // [sts] enabled: MTA-STS policies apply (set_sts)
+    bool honour_tls_required_no = true;  // [requiretls] tls_required_no (RFC 8689 §4.2.2)
     // SPEC §12: slow destinations (last attempt took slow_attempt_time or more) together hold
     // at most slow_concurrency deliveries; free slots go round-robin (choose_starts).
     std::size_t slow_concurrency = 25;
@@ -143,14 +144,16 @@ class Scheduler {
     void later(const std::string& id);
     asio::awaitable<void> retry_later(std::string id);
     asio::awaitable<std::optional<StsFound>> apply_sts(dane::Destination& dest);
-    asio::awaitable<void> deliver_batch(const std::string& domain,
+    std::string queue_of(const QueuedEnvelope& env, std::size_t rcpt) const;
+    asio::awaitable<void> deliver_batch(const std::string& queue,
                                         std::vector<BatchedMessage> groups);
     DeliveryRecord record_of(const MessageInfo& info, std::size_t rcpt, const RecipientResult& rr,
                              Clock::time_point t0, Clock::duration dns_time,
                              Clock::time_point now) const;
     boost::json::value evidence(const dane::Destination& dest, const AttemptReport& report,
                                 const std::vector<MessageInfo>& infos,
-                                const std::vector<std::vector<std::size_t>>& indexes) const;
+                                const std::vector<std::vector<std::size_t>>& indexes,
+                                const StsFound* sts, TlsAsk ask) const;
 
     asio::any_io_executor ex_;
     AsyncSpool& spool_;

@@ -76,6 +76,7 @@ SchedulerConfig scheduler_config(const conf::Config& cfg) {
     s.destination_concurrency = cfg.queue.destination_concurrency;
     s.tls_feature_status = cfg.log.tls_feature_status;
     s.sts = cfg.sts.enabled;
+    s.honour_tls_required_no = cfg.requiretls.honour_tls_required_no;
     s.slow_concurrency = cfg.queue.slow_concurrency;
     s.slow_attempt_time = cfg.queue.slow_attempt_time;
     s.connect = connect_options(cfg.smtp);

@@ -2,11 +2,13 @@
 
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "relay/metrics/metrics.hpp"
 #include "relay/queue/bounce.hpp"
 #include "relay/spool/unix_time.hpp"
+#include "smtp/header_fields.hpp"
 #include "smtp/peer_name.hpp"
 
 namespace dr::relay {
@@ -16,25 +18,6 @@ std::string client_name(const boost::asio::ip::tcp::endpoint& peer) {
     if (a.is_v6() && a.to_v6().is_v4_mapped())
         a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
     return smtp::peer_name(a.is_loopback() ? "localhost" : "unknown", a.to_string());
-}
-
-std::string find_message_id(std::string_view headers) {
-    std::size_t pos = 0;
-    while (pos < headers.size()) {
-        std::size_t end = headers.find('\n', pos);
-        std::string_view line =
-            headers.substr(pos, end == std::string_view::npos ? end : end - pos);
-        if (line.empty() || line == "\r") break;  // end of the header block
-        if (line.size() > 11 && strncasecmp(line.data(), "Message-ID:", 11) == 0) {
-            auto open = line.find('<'), close = line.find('>', open);
-            if (open != std::string_view::npos && close != std::string_view::npos)
-                return std::string(line.substr(open + 1, close - open - 1));
-            return {};
-        }
-        if (end == std::string_view::npos) break;
-        pos = end + 1;
-    }
-    return {};
 }
 
 namespace {
@@ -75,6 +58,9 @@ class SpoolMessageWriter : public smtp::MessageWriter {
     // The rest of the body is written in the commit's own trip to the pool.
     smtp::awaitable<smtp::SinkResult> commit() override {
         CommitResult r{make_error_code(SpoolErrc::closed), {}};
+        // RFC 8689 §4.1: the header is ignored when REQUIRETLS was given; whether it is
+        // honoured is decided at delivery ([requiretls] tls_required_no).
+        env_.tls_optional = !env_.requiretls && smtp::tls_required_no(head_);
         if (writer_)
             r = co_await sink_.spool_.async_commit(std::move(writer_), std::exchange(buf_, {}),
                                                    env_, boost::asio::use_awaitable);
@@ -82,7 +68,10 @@ class SpoolMessageWriter : public smtp::MessageWriter {
             sink_.log_.warning(Role::cleanup, id_ + ": cannot store message: " + r.ec.message());
             co_return smtp::SinkResult{false, {}};
         }
-        sink_.log_.info(Role::cleanup, r.id + ": message-id=<" + find_message_id(head_) + ">");
+        sink_.log_.info(Role::cleanup,
+                        r.id + ": message-id=<" + smtp::find_message_id(head_) + ">");
+        if (env_.tls_optional)
+            sink_.log_.info(Role::cleanup, r.id + ": TLS-Required: No (RFC 8689)");
         if (sink_.metrics_) sink_.metrics_->accepted();
         sink_.on_queued_(r.id);
         co_return smtp::SinkResult{true, r.id};

@@ -48,7 +48,4 @@ class SpoolSink : public smtp::MessageSink {
     std::chrono::milliseconds in_flow_delay_{0};
 };
 
-// The Message-ID of a header block, without angle brackets; "" when absent.
-std::string find_message_id(std::string_view headers);
-
 }  // namespace dr::relay

@@ -26,6 +26,7 @@ std::shared_ptr<InboundSettings> inbound_settings(const conf::Config& cfg,
     auto& o = in->options;
     o.hostname = cfg.server.hostname;
     o.tls = server_tls;
+    o.requiretls = cfg.requiretls.offer;
     if (server_tls) o.authenticate = std::move(authenticate);
     o.max_message_size = cfg.server.max_message_size;
     o.max_recipients = cfg.server.max_recipients;

@@ -78,6 +78,10 @@ bool apply_envelope_line(QueuedEnvelope& env, const std::vector<std::string>& f)
         env.helo = f[1];
     else if (key == "auth" && want(1))
         env.auth_user = f[1];
+    else if (key == "requiretls" && want(1) && f[1] == "1")
+        env.requiretls = true;
+    else if (key == "tls-required" && want(1) && f[1] == "no")
+        env.tls_optional = true;
     else if (key == "rcpt" && want(3))
         env.recipients.push_back({.address = f[1], .notify = f[3], .orcpt = f[2]});
     else
@@ -181,6 +185,14 @@ std::optional<std::string> unescape_field(std::string_view s) {
     return out;
 }
 
+bool is_spool_magic(std::string_view head) {
+    return head == kSpoolMagic || head == kSpoolMagic2;
+}
+
+bool needs_version_2(const QueuedEnvelope& env) {
+    return env.requiretls || env.tls_optional;
+}
+
 std::string encode_envelope(const QueuedEnvelope& env) {
     std::string out;
     add_line(out, "sender", {env.sender});
@@ -192,6 +204,8 @@ std::string encode_envelope(const QueuedEnvelope& env) {
     add_line(out, "client", {env.client_name, env.client_addr});
     add_line(out, "helo", {env.helo});
     add_line(out, "auth", {env.auth_user});
+    if (env.requiretls) add_line(out, "requiretls", {"1"});  // version 2 keys: only when set
+    if (env.tls_optional) add_line(out, "tls-required", {"no"});
     for (const auto& r : env.recipients) add_line(out, "rcpt", {r.address, r.orcpt, r.notify});
     return out;
 }

@@ -13,8 +13,13 @@
 
 namespace dr::relay {
 
-// First bytes of every queue file; the trailing digit is the format version.
+// First bytes of every queue file; the trailing digit is the format version. Version 2 files
+// may hold the envelope keys of RFC 8689 (requiretls, tls-required); a file without them is
+// written as version 1, which readers from before version 2 still read.
 inline constexpr std::string_view kSpoolMagic = "DRSPOOL1\n";
+inline constexpr std::string_view kSpoolMagic2 = "DRSPOOL2\n";
+bool is_spool_magic(std::string_view head);  // either version
+bool needs_version_2(const QueuedEnvelope& env);
 
 enum class RecordType : char {
     body = 'B',      // once, right after the magic (streamed in while the message arrives)

@@ -208,7 +208,7 @@ struct ParsedFile {
 std::optional<ParsedFile> parse_head(Reader& in) {
     std::string head;
     if (!in.read(0, kBodyOffset, head)) return std::nullopt;
-    if (std::string_view(head).substr(0, kSpoolMagic.size()) != kSpoolMagic) return std::nullopt;
+    if (!is_spool_magic(std::string_view(head).substr(0, kSpoolMagic.size()))) return std::nullopt;
     auto b = parse_record_header(std::string_view(head).substr(kSpoolMagic.size()));
     if (!b || b->type != RecordType::body) return std::nullopt;
     std::string buf;
@@ -311,13 +311,14 @@ std::error_code SpoolWriter::flush() {
 
 // Completes the file in incoming/: body trailer and envelope record, the real body header,
 // then fdatasync and close. After this only the rename is missing.
-std::error_code SpoolWriter::finish(std::string_view envelope_record) {
+std::error_code SpoolWriter::finish(std::string_view envelope_record, bool version_2) {
     if (error_) return error_;
     buf_ += '\n';
     buf_ += envelope_record;
     if (auto ec = flush()) return ec;
     auto header = encode_record_header(RecordType::body, size_, crc_);
-    if (auto ec = pwrite_all(io_, fd_, header, kSpoolMagic.size())) return ec;
+    if (version_2) header = std::string(kSpoolMagic2) + header;  // the magic is next to it
+    if (auto ec = pwrite_all(io_, fd_, header, version_2 ? 0 : kSpoolMagic.size())) return ec;
     if (io_.fdatasync(fd_) != 0) return errno_ec();
     if (io_.close(std::exchange(fd_, -1)) != 0) return errno_ec();
     return {};
@@ -543,7 +544,7 @@ CommitResult Spool::commit(std::unique_ptr<SpoolWriter> writer, QueuedEnvelope e
     auto& w = *writer;
     if (env.arrival_us == 0) env.arrival_us = unix_micros();
     std::string envelope = encode_record(RecordType::envelope, encode_envelope(env));
-    std::error_code ec = w.finish(envelope);
+    std::error_code ec = w.finish(envelope, needs_version_2(env));
     if (!ec) ec = rename_noreplace(io_, incoming_fd_, w.id_, queue_fd_, w.id_);
     if (ec) {
         w.abandon();

@@ -85,7 +85,8 @@ class SpoolWriter {
     SpoolWriter(SpoolIo& io, int incoming_fd, std::string id);
     std::error_code create();  // incoming/<ID>, O_EXCL; the error sticks
     std::error_code flush();
-    std::error_code finish(std::string_view envelope_record);
+    // version_2: the envelope has version 2 keys (format.hpp), so the magic says 2.
+    std::error_code finish(std::string_view envelope_record, bool version_2);
     void abandon();
 
     SpoolIo& io_;

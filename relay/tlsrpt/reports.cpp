@@ -229,6 +229,7 @@ asio::awaitable<bool> Reports::queue_mail(const std::string& day, const std::str
     env.recipients.push_back({.address = to, .notify = "", .orcpt = ""});
     env.client_name = "localhost";
     env.helo = cfg_.hostname;
+    env.tls_optional = true;  // its TLS-Required: No header, as if it came in through smtpd
     auto r =
         co_await spool_.async_commit(std::move(env), compose_report_mail(in), asio::use_awaitable);
     if (r.ec) {

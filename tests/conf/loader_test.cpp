@@ -534,3 +534,19 @@ TEST(Loader, ResolvConfDefaultsToTheSystemsAndEmptyTurnsItOff) {
     EXPECT_EQ(parse_config("", "t.toml").dns.resolv_conf, "/etc/resolv.conf");
     EXPECT_EQ(parse_config("[dns]\nresolv_conf = \"\"\n", "t.toml").dns.resolv_conf, "");
 }
+
+// RFC 8689: REQUIRETLS offered by default, "TLS-Required: No" honoured unless told to ignore.
+TEST(Loader, RequireTls) {
+    const auto d = parse_config("", "t.toml").requiretls;
+    EXPECT_TRUE(d.offer);
+    EXPECT_TRUE(d.honour_tls_required_no);
+    const auto c =
+        parse_config("[requiretls]\noffer = false\ntls_required_no = \"ignore\"\n", "t.toml")
+            .requiretls;
+    EXPECT_FALSE(c.offer);
+    EXPECT_FALSE(c.honour_tls_required_no);
+    EXPECT_EQ(error("[requiretls]\ntls_required_no = \"honor\"\n"),
+              "t.toml:2:19: requiretls.tls_required_no: want \"honour\" or \"ignore\", not "
+              "\"honor\"");
+    EXPECT_EQ(error("[requiretls]\noffer = 1\n").substr(0, 25), "t.toml:2:9: requiretls.of");
+}

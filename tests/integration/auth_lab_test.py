@@ -11,7 +11,6 @@ import ctypes
 import os
 import signal
 import smtplib
-import ssl
 import subprocess
 import time
 import unittest
@@ -51,25 +50,14 @@ def plain(user, password):
 
 def tls_session():
     """smtplib from CLIENT, after STARTTLS and a second EHLO."""
-    s = smtplib.SMTP("127.0.0.1", 10025, timeout=30, source_address=(CLIENT, 0))
-    s.ehlo("client.test")
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    s.starttls(context=ctx)
-    s.ehlo("client.test")
-    return s
+    return relaylab.starttls_session(CLIENT)
 
 
 class AuthLab(unittest.TestCase):
     def auth_relay(self, users, start=True):
         """A relay with [tls] and auth_users = the given "user:hash" lines."""
         relay = Relay(start=False)
-        cert, key = (os.path.join(relay.dir, n) for n in ("cert.pem", "key.pem"))
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
-                        "/CN=relay.test", "-keyout", key, "-out", cert],
-                       check=True, capture_output=True)
+        cert, key = relaylab.server_cert(relay.dir)
         relay.users = os.path.join(relay.dir, "users")
         with open(relay.users, "w") as f:
             f.write(users)

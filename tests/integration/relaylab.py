@@ -8,6 +8,8 @@ import os
 import re
 import shutil
 import signal
+import smtplib
+import ssl
 import subprocess
 import tempfile
 import time
@@ -200,3 +202,27 @@ def check_scenario_outcomes(tc, relay, lab_json, expected, sender):
             host = [h for h in lab_json["hosts"].values() if h["sink"] == got[0]["sink"]][0]
             anonymous = lab_json["sinks"][got[0]["sink"]].get("ciphers")  # no certificate
             tc.assertEqual(certs.get(f"user@{domain}"), "" if anonymous else host["cert_sha256"])
+
+
+def server_cert(directory):
+    """A self-signed P-256 certificate for the relay's STARTTLS: (cert, key) paths."""
+    cert, key = (os.path.join(directory, n) for n in ("cert.pem", "key.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                    "/CN=relay.test", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def starttls_session(source=None):
+    """smtplib to the relay (from `source`, an address), after STARTTLS and a second EHLO;
+    the relay's certificate is not checked."""
+    s = smtplib.SMTP("127.0.0.1", 10025, timeout=30,
+                     source_address=(source, 0) if source else None)
+    s.ehlo("client.test")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s.starttls(context=ctx)
+    s.ehlo("client.test")
+    return s

@@ -258,6 +258,7 @@ class Sink:
         self.replies = {}  # "MAIL"/"RCPT"/"DATA" -> reply line replacing the 250
         self.ciphers = None  # OpenSSL cipher list; set: TLS 1.2 with those suites only
         self.second = None  # a Cert of the other key type, served beside cert (RSA + ECDSA)
+        self.extensions = []  # more EHLO keywords, offered after STARTTLS ("REQUIRETLS")
         self.ipv4 = f"127.0.1.{n}" if v4 else None
         self.ipv6 = f"fd00:da9e::{n}" if v6 else None
         self.log = os.path.join(sinkdir, name + ".jsonl")
@@ -268,13 +269,13 @@ class Sink:
                 "addrs": [a for a in (self.ipv4, self.ipv6) if a],
                 "starttls": self.starttls, "chain": self.cert.chain, "key": self.cert.key,
                 "log": self.log, "msgdir": self.msgdir, "replies": self.replies,
-                "ciphers": self.ciphers,
+                "ciphers": self.ciphers, "extensions": self.extensions,
                 "second": [self.second.chain, self.second.key] if self.second else None}
 
     def summary(self):
         d = {"n": self.n, "ipv4": self.ipv4, "ipv6": self.ipv6, "port": 25,
              "starttls": self.starttls, "log": self.log, "msgdir": self.msgdir,
-             "replies": self.replies, "ciphers": self.ciphers}
+             "replies": self.replies, "ciphers": self.ciphers, "extensions": self.extensions}
         d.update(self.cert.summary())
         d["second"] = self.second.summary() if self.second else None
         return d
@@ -500,7 +501,8 @@ def scenarios(L):
         L.tlsa(h, *usage_sel_mtype, cert)
         return h
 
-    ee("ee-good.test", "DANE-EE 3 1 1 matching the served self-signed cert")
+    good_host = ee("ee-good.test", "DANE-EE 3 1 1 matching the served self-signed cert")
+    good_host.sink.extensions = ["REQUIRETLS"]  # RFC 8689 (ee-301.test's sink has none)
     # MTA-STS and TLSRPT TXT records (issue 12), the second one in two strings; other TXT
     # records beside the STSv1 one are ignored (RFC 8461 §3.1).
     good = L.zone_of("ee-good.test")
@@ -726,6 +728,8 @@ def sts_scenarios(L):
         mx = "mx." + domain
         cert = C.ca_leaf(mx, mx) if kind == "ca" else C.selfsigned(mx, mx)
         h = L.host(mx, cert)
+        if domain == "sts-enforce.test":
+            h.sink.extensions = ["REQUIRETLS"]  # RFC 8689 over MTA-STS
         z.add(domain, "MX", f"10 {fqdn(mx)}")
         z.add("_mta-sts." + domain, "TXT", f'"v=STSv1; id={STS_ID};"')
         z.add("mta-sts." + domain, "A", STS_POLICY_ADDRESS)

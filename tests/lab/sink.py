@@ -142,6 +142,8 @@ class Conn:
         ext = ["PIPELINING", f"SIZE {MAX_BODY}", "8BITMIME", "ENHANCEDSTATUSCODES"]
         if self.sink["starttls"] and not self.rec["tls"]:
             ext.append("STARTTLS")
+        if self.rec["tls"]:
+            ext += self.sink.get("extensions", [])
         lines = [self.sink["hostname"]] + ext
         # One write for the whole reply: separate small writes meet Nagle + delayed ACK.
         self.send("\r\n".join(("250 " if i == len(lines) - 1 else "250-") + e

@@ -18,6 +18,17 @@ TEST(RecipientDomain, LowerCaseWithoutTrailingDot) {
     EXPECT_EQ(recipient_domain("postmaster"), "");
 }
 
+// RFC 8689: REQUIRETLS and "TLS-Required: No" messages queue apart from the others.
+TEST(QueueKey, EachTlsAskHasItsQueueAndSplitsBack) {
+    EXPECT_EQ(queue_key("a.test", TlsAsk::policy), "a.test");
+    for (auto ask : {TlsAsk::policy, TlsAsk::requiretls, TlsAsk::optional}) {
+        auto back = split_queue_key(queue_key("a.test", ask));
+        EXPECT_EQ(back.first, "a.test");
+        EXPECT_EQ(back.second, ask);
+    }
+    EXPECT_NE(queue_key("a.test", TlsAsk::requiretls), queue_key("a.test", TlsAsk::optional));
+}
+
 TEST(TakeBatch, UpToMaxMessagesInArrivalOrder) {
     std::vector<DueRecipient> due{{"A", 0}, {"B", 0}, {"C", 0}, {"D", 0}};
     auto b = take_batch(due, 2);

@@ -67,6 +67,9 @@ TEST(SpoolFormat, EnvelopeRoundTrip) {
 
 TEST(SpoolFormat, EnvelopeRejectsUnknownKeys) {
     EXPECT_FALSE(decode_envelope("sender\ta@b\nfrobnicate\t1\n"));
+    EXPECT_FALSE(decode_envelope("sender\ta@b\nrequiretls\tyes\n"));    // only "1"
+    EXPECT_FALSE(decode_envelope("sender\ta@b\ntls-required\tyes\n"));  // only "no"
+    EXPECT_TRUE(decode_envelope("sender\ta@b\nrequiretls\t1\ntls-required\tno\n"));
     EXPECT_FALSE(decode_envelope("rcpt\tonly-two\tfields\n"));
     EXPECT_FALSE(decode_envelope("sender\ta@b"));  // no final newline
 }

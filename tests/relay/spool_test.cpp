@@ -52,6 +52,42 @@ TEST(Spool, CommitAndReopenRoundTrip) {
     EXPECT_EQ(back, body);
 }
 
+// RFC 8689's flags need format version 2; a message without them stays version 1, which
+// older readers still read. Both read back after a restart.
+TEST(Spool, RequireTlsFlagsAreVersion2AndReadBack) {
+    TempDir tmp;
+    auto plain = sample_envelope(1), strict = sample_envelope(1), optional = sample_envelope(1);
+    strict.requiretls = true;
+    optional.tls_optional = true;
+    std::vector<std::string> ids;
+    {
+        auto spool = open_spool(tmp.path());
+        for (const auto& e : {plain, strict, optional}) {
+            auto r = spool->commit(e, "Subject: v\r\n\r\nbody\r\n");
+            ASSERT_FALSE(r.ec) << r.ec.message();
+            ids.push_back(r.id);
+        }
+    }
+    auto magic = [&](const std::string& id) {
+        std::ifstream f(fs::path(tmp.path()) / "queue" / id, std::ios::binary);
+        std::string m(9, '\0');
+        f.read(m.data(), 9);
+        return m;
+    };
+    EXPECT_EQ(magic(ids[0]), "DRSPOOL1\n");
+    EXPECT_EQ(magic(ids[1]), "DRSPOOL2\n");
+    EXPECT_EQ(magic(ids[2]), "DRSPOOL2\n");
+    auto spool = open_spool(tmp.path());
+    EXPECT_EQ(spool->recovery().messages, 3u);
+    EXPECT_FALSE(spool->get(ids[0])->envelope.requiretls);
+    EXPECT_TRUE(spool->get(ids[1])->envelope.requiretls);
+    EXPECT_FALSE(spool->get(ids[1])->envelope.tls_optional);
+    EXPECT_TRUE(spool->get(ids[2])->envelope.tls_optional);
+    std::string back;
+    ASSERT_FALSE(spool->read_body(ids[1], back));
+    EXPECT_EQ(back, "Subject: v\r\n\r\nbody\r\n");
+}
+
 TEST(Spool, StreamingWriterAndAbandon) {
     TempDir tmp;
     auto spool = open_spool(tmp.path());

@@ -46,6 +46,14 @@ TEST(Command, MailWithEveryParameter) {
     EXPECT_EQ(c.mail.auth, "<>");
 }
 
+TEST(Command, MailRequireTls) {
+    EXPECT_TRUE(ok("MAIL FROM:<a@example.org> REQUIRETLS").mail.requiretls);
+    EXPECT_TRUE(ok("MAIL FROM:<a@example.org> requiretls SIZE=1").mail.requiretls);
+    EXPECT_FALSE(ok("MAIL FROM:<a@example.org>").mail.requiretls);
+    EXPECT_EQ(err("MAIL FROM:<a@example.org> REQUIRETLS=yes"),
+              "501 5.5.4 Bad REQUIRETLS parameter syntax");  // RFC 8689 §3: no value
+}
+
 TEST(Command, NullSenderSpaceAfterColonAndSourceRoute) {
     EXPECT_EQ(ok("MAIL FROM:<>").path.address, "");
     EXPECT_EQ(ok("mail from: <x@example.org>").path.address, "x@example.org");

@@ -151,10 +151,11 @@ TEST(Ehlo, PostfixCapabilities) {
 }
 
 TEST(Ehlo, CaseInsensitiveAndMinimal) {
-    auto r = parse_reply("250-host says hi\r\n250-starttls\r\n250 size\r\n");
+    auto r = parse_reply("250-host says hi\r\n250-starttls\r\n250-requiretls\r\n250 size\r\n");
     ASSERT_TRUE(r.reply);
     auto c = parse_ehlo(*r.reply);
     EXPECT_TRUE(c.starttls);
+    EXPECT_TRUE(c.requiretls);  // RFC 8689
     EXPECT_TRUE(c.size);
     EXPECT_EQ(c.size_limit, 0u);
     EXPECT_FALSE(c.pipelining);
